@@ -1,0 +1,10 @@
+//! `cargo bench --bench kernels`: the project's kernel benchmarks (criterion).
+//!
+//! Bench ids carry the backend (`cpu/...` for the pure-Rust DSP and metrics code, which runs
+//! on no Burn backend). Results and the commands that reproduce them: `docs/performance.md`.
+
+mod audio;
+mod metrics;
+
+criterion::criterion_group!(benches, audio::benches, metrics::benches);
+criterion::criterion_main!(benches);

@@ -1,0 +1,33 @@
+//! # av-align
+//!
+//! A pure-Rust reproduction of *Multiple Sound Sources Localization from Coarse to Fine*
+//! (Qian, Hu, Dinkel, Wu, Xu, Lin — ECCV 2020) on [Burn](https://burn.dev) 0.22: given a video
+//! frame and its (mixed) audio, find which object makes which sound, then use that to separate
+//! the sounds.
+//!
+//! This facade crate re-exports the parts that live in `crates/` and hosts the one place where
+//! binaries, examples and benches choose a compute backend ([`device::select_device`]).
+//!
+//! ```
+//! use av_align::audio::{LogMelConfig, LogMelExtractor};
+//!
+//! // 5 s of a 440 Hz tone at the paper's 22 050 Hz -> a (251, 64) log-mel.
+//! let sr = 22_050;
+//! let tone: Vec<f32> = (0..5 * sr)
+//!     .map(|n| (2.0 * std::f32::consts::PI * 440.0 * n as f32 / sr as f32).sin())
+//!     .collect();
+//! let extractor = LogMelExtractor::new(LogMelConfig::paper()).unwrap();
+//! let logmel = extractor.compute(&tone).unwrap();
+//! assert_eq!(logmel.dim(), (251, 64));
+//! ```
+
+pub mod device;
+
+/// The audio frontend: decoding, resampling, STFT/iSTFT, mel filterbanks, the paper's log-mel
+/// and the Sound-of-Pixels log-frequency warp (crate `av-audio`).
+pub use av_audio as audio;
+
+/// Evaluation metrics with the papers' protocols (crate `av-metrics`).
+pub use av_metrics as metrics;
+
+pub use device::{DeviceError, select_device};
