@@ -100,10 +100,12 @@ pub enum AudioError {
 
 /// Checks that every sample is finite; names `op` in the error.
 pub(crate) fn ensure_finite(op: &'static str, samples: &[f32]) -> Result<()> {
-    match samples.iter().position(|s| !s.is_finite()) {
-        Some(index) => Err(AudioError::NonFinite { op, index, value: samples[index] }),
-        None => Ok(()),
+    // Branch-free fast path (vectorises); locate the culprit only when there is one.
+    if samples.iter().fold(true, |ok, s| ok & s.is_finite()) {
+        return Ok(());
     }
+    let index = samples.iter().position(|s| !s.is_finite()).unwrap_or(0);
+    Err(AudioError::NonFinite { op, index, value: samples[index] })
 }
 
 /// Checks that a signal is not empty and finite.

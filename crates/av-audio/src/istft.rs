@@ -70,8 +70,10 @@ impl Istft {
         let mut scratch = self.ifft.make_scratch_vec();
         let scale = 1.0 / n_fft as f64;
         let last = bins.len() - 1;
-        for t in 0..n_frames {
-            for (dst, src) in bins.iter_mut().zip(spec.data.column(t)) {
+        // Frame-major copy so that each frame's bins are contiguous.
+        let by_frame = spec.data.t().as_standard_layout().into_owned();
+        for (t, column) in by_frame.rows().into_iter().take(n_frames).enumerate() {
+            for (dst, src) in bins.iter_mut().zip(column) {
                 *dst = Complex::new(f64::from(src.re), f64::from(src.im));
             }
             bins[0].im = 0.0;

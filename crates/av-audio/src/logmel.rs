@@ -119,10 +119,16 @@ impl LogMelExtractor {
                 actual: format!("{} values", out.len()),
             });
         }
+        self.fill(samples, n_frames, out)
+    }
+
+    /// The log-mel of a checked signal of `n_frames` frames into `out` (`n_frames * n_mels`).
+    fn fill(&self, samples: &[f32], n_frames: usize, out: &mut [f32]) -> Result<()> {
+        let n_mels = self.filterbank.n_mels();
         let mut power = vec![0.0f64; self.filterbank.n_freqs()];
         let mut mel = vec![0.0f64; n_mels];
         let (exponent, eps) = (self.config.power, self.config.log_eps);
-        self.stft.for_each_frame(samples, |t, spectrum| {
+        self.stft.frames(samples, n_frames, |t, spectrum| {
             for (p, c) in power.iter_mut().zip(spectrum) {
                 let sq = c.norm_sqr();
                 *p = if exponent == 2.0 { sq } else { sq.powf(exponent / 2.0) };
@@ -131,7 +137,6 @@ impl LogMelExtractor {
             for (o, &m) in out[t * n_mels..(t + 1) * n_mels].iter_mut().zip(&mel) {
                 *o = (m + eps).ln() as f32;
             }
-        })?;
-        Ok(())
+        })
     }
 }

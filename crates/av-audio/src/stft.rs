@@ -194,12 +194,19 @@ impl Stft {
     pub fn forward(&self, samples: &[f32]) -> Result<Spectrogram> {
         let n_freqs = self.config.n_freqs();
         let n_frames = self.check("stft", samples)?;
-        let mut data = Array2::<Complex<f32>>::zeros((n_freqs, n_frames));
-        self.for_each_frame(samples, |t, spectrum| {
-            for (f, c) in spectrum.iter().enumerate() {
-                data[[f, t]] = Complex::new(c.re as f32, c.im as f32);
+        // Frames are produced one after the other; collect them frame-major (contiguous
+        // writes), then transpose once into librosa's (freq, frame) layout.
+        let mut by_frame = vec![Complex::<f32>::new(0.0, 0.0); n_frames * n_freqs];
+        self.frames(samples, n_frames, |t, spectrum| {
+            for (d, c) in by_frame[t * n_freqs..(t + 1) * n_freqs].iter_mut().zip(spectrum) {
+                *d = Complex::new(c.re as f32, c.im as f32);
             }
         })?;
+        let data = Array2::from_shape_vec((n_frames, n_freqs), by_frame)
+            .map_err(|e| AudioError::InvalidConfig(format!("internal shape error: {e}")))?
+            .reversed_axes()
+            .as_standard_layout()
+            .into_owned();
         Ok(Spectrogram { data, config: self.config })
     }
 
@@ -213,57 +220,72 @@ impl Stft {
         })
     }
 
-    /// Runs the FFT of every frame and hands `(frame index, spectrum of n_fft/2+1 bins)` to
-    /// `visit`. Buffers are allocated once per call; nothing is allocated per frame.
-    ///
-    /// # Errors
-    /// As [`Stft::forward`].
-    pub(crate) fn for_each_frame(
+    /// Runs the FFT of each of the `n_frames` frames of an already [checked](Stft::check)
+    /// signal and hands `(frame index, spectrum of n_fft/2+1 bins)` to `visit`. Buffers are
+    /// allocated once per call; nothing is allocated per frame. Interior frames read the
+    /// signal directly; only the edge frames go through the padded copy.
+    pub(crate) fn frames(
         &self,
         samples: &[f32],
+        n_frames: usize,
         mut visit: impl FnMut(usize, &[Complex<f64>]),
-    ) -> Result<usize> {
-        let n_frames = self.check("stft", samples)?;
+    ) -> Result<()> {
         let n_fft = self.config.n_fft;
-        let padded = self.pad(samples);
+        let p = if self.config.center { n_fft / 2 } else { 0 };
+        let edge = self.pad_edges(samples);
         let mut frame = self.fft.make_input_vec();
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
         for t in 0..n_frames {
-            let start = t * self.config.hop_length;
-            for ((dst, &x), &w) in frame.iter_mut().zip(&padded[start..start + n_fft]).zip(&self.window) {
-                *dst = x * w;
+            let start = t * self.config.hop_length; // in padded coordinates
+            if start >= p && start - p + n_fft <= samples.len() {
+                let src = &samples[start - p..start - p + n_fft];
+                for ((dst, &x), &w) in frame.iter_mut().zip(src).zip(&self.window) {
+                    *dst = f64::from(x) * w;
+                }
+            } else {
+                for (i, (dst, &w)) in frame.iter_mut().zip(&self.window).enumerate() {
+                    *dst = edge.at(samples, start + i) * w;
+                }
             }
             self.fft
                 .process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
                 .map_err(|e| AudioError::InvalidConfig(format!("FFT failed: {e}")))?;
             visit(t, &spectrum);
         }
-        Ok(n_frames)
+        Ok(())
     }
 
-    /// The signal in f64, padded by `n_fft / 2` at both ends when centring.
-    fn pad(&self, samples: &[f32]) -> Vec<f64> {
-        if !self.config.center {
-            return samples.iter().map(|&s| f64::from(s)).collect();
+    /// The padding of a signal, for reading the edge frames.
+    fn pad_edges(&self, samples: &[f32]) -> Padding {
+        Padding {
+            p: if self.config.center { self.config.n_fft / 2 } else { 0 },
+            mode: self.config.pad_mode,
+            len: samples.len(),
         }
-        let p = self.config.n_fft / 2;
-        let len = samples.len();
-        let mut out = Vec::with_capacity(len + 2 * p);
-        match self.config.pad_mode {
-            // numpy 'reflect': x[p], ..., x[1], x[0], x[1], ...; valid because len > p.
-            PadMode::Reflect => {
-                out.extend((1..=p).rev().map(|k| f64::from(samples[k])));
-                out.extend(samples.iter().map(|&s| f64::from(s)));
-                out.extend((1..=p).map(|k| f64::from(samples[len - 1 - k])));
-            }
-            PadMode::Constant => {
-                out.resize(p, 0.0);
-                out.extend(samples.iter().map(|&s| f64::from(s)));
-                out.resize(len + 2 * p, 0.0);
-            }
-        }
-        out
+    }
+}
+
+/// Reads sample `i` of the padded signal (`p` samples of padding before `samples[0]`).
+#[derive(Debug, Clone, Copy)]
+struct Padding {
+    p: usize,
+    mode: PadMode,
+    len: usize,
+}
+
+impl Padding {
+    fn at(&self, samples: &[f32], i: usize) -> f64 {
+        let j = i as i64 - self.p as i64;
+        let last = self.len as i64 - 1;
+        let idx = match self.mode {
+            // numpy 'reflect' (single reflection; valid because len > p): x[1], x[0], x[1], ...
+            PadMode::Reflect if j < 0 => -j,
+            PadMode::Reflect if j > last => 2 * last - j,
+            PadMode::Constant if j < 0 || j > last => return 0.0,
+            _ => j,
+        };
+        f64::from(samples[idx as usize])
     }
 }
 
@@ -290,8 +312,16 @@ mod tests {
 
     #[test]
     fn reflect_padding_mirrors_without_edge() {
+        let x = [1.0, 2.0, 3.0, 4.0];
         let stft = Stft::new(StftConfig::new(4, 1)).unwrap();
-        let padded = stft.pad(&[1.0, 2.0, 3.0, 4.0]);
+        let edge = stft.pad_edges(&x);
+        let padded: Vec<f64> = (0..8).map(|i| edge.at(&x, i)).collect();
         assert_eq!(padded, vec![3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 2.0]);
+        let mut c = StftConfig::new(4, 1);
+        c.pad_mode = PadMode::Constant;
+        let stft = Stft::new(c).unwrap();
+        let edge = stft.pad_edges(&x);
+        let padded: Vec<f64> = (0..8).map(|i| edge.at(&x, i)).collect();
+        assert_eq!(padded, vec![0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0]);
     }
 }

@@ -142,18 +142,20 @@ impl FreqWarp {
         } else {
             linspace_pm1(w_out).into_iter().map(|x| Taps::from_grid(x as f32, w_in)).collect()
         };
-        // Interpolate along rows first (out_rows x W_in), then along columns.
+        // Interpolate along rows first (whole rows at a time), then along columns.
         let mut by_rows = Array2::<f32>::zeros((self.out_rows, w_in));
-        for (i, taps) in self.rows.iter().enumerate() {
-            for j in 0..w_in {
-                by_rows[[i, j]] = taps.sample(|r| input[[r, j]], rows);
+        for (mut dst, taps) in by_rows.rows_mut().into_iter().zip(&self.rows) {
+            for (offset, weight) in [(0, taps.w_lo), (1, taps.w_hi)] {
+                let r = taps.lo + offset;
+                if weight != 0.0 && (0..rows as i64).contains(&r) {
+                    dst.scaled_add(weight, &input.row(r as usize));
+                }
             }
         }
         let mut out = Array2::<f32>::zeros((self.out_rows, w_out));
-        for i in 0..self.out_rows {
-            let row = by_rows.row(i);
-            for (j, taps) in cols.iter().enumerate() {
-                out[[i, j]] = taps.sample(|c| row[c], w_in);
+        for (mut dst, src) in out.rows_mut().into_iter().zip(by_rows.rows()) {
+            for (d, taps) in dst.iter_mut().zip(&cols) {
+                *d = taps.sample(|c| src[c], w_in);
             }
         }
         Ok(out)
