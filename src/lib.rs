@@ -30,4 +30,8 @@ pub use av_audio as audio;
 /// Evaluation metrics with the papers' protocols (crate `av-metrics`).
 pub use av_metrics as metrics;
 
+/// The networks on Burn: ResNet-18 variants, U-Net-7, heads, PyTorch weight import (crate
+/// `av-backbones`).
+pub use av_backbones as backbones;
+
 pub use device::{DeviceError, select_device};
