@@ -282,6 +282,9 @@ def main():
              **{"proj.fc2." + k: t for k, t in proj[2].state_dict().items()}}
     save("heads", {**weights(state), "in.a": a, "in.v": v, "in.fmap": fmap, "out.pairs": pairs,
                    "out.embedding": emb, "out.cam": cam, "out.logits": logits})
+    # The same head weights as a PyTorch pickle, for the `.pth` import path.
+    torch.save(state, os.path.join(OUT, "heads.pth"))
+    print(f"heads.pth: {os.path.getsize(os.path.join(OUT, 'heads.pth')) / 1024:.0f} KiB")
 
 
 if __name__ == "__main__":

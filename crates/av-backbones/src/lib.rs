@@ -13,7 +13,6 @@
 //!   remap in one table; [`checkpoint`]: burnpack + config JSON, written atomically.
 //!
 //! ```
-//! # #[cfg(feature = "__doctest_needs_a_backend")] {
 //! use av_backbones::{ResNetConfig, global_avg_pool};
 //! use burn::tensor::{Device, Distribution, Tensor};
 //!
@@ -23,7 +22,6 @@
 //! let f = net.forward(frames).layer4; // [2, 64, 4, 4]: output stride 16
 //! assert_eq!(f.dims(), [2, 64, 4, 4]);
 //! assert_eq!(global_avg_pool(f).dims(), [2, 64]);
-//! # }
 //! ```
 
 pub mod checkpoint;
