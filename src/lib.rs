@@ -34,4 +34,7 @@ pub use av_metrics as metrics;
 /// `av-backbones`).
 pub use av_backbones as backbones;
 
+/// Dataset layouts, manifests and the deterministic offline benchmark (crate `av-data`).
+pub use av_data as data;
+
 pub use device::{DeviceError, select_device};

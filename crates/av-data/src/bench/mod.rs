@@ -1,0 +1,23 @@
+//! The offline audio-visual benchmark: real instrument timbres (notes rendered from the MIT
+//! FluidR3_GM SoundFont), real photo backgrounds and instrument sprites, composed into scenes
+//! with exact ground truth (class, box, visible mask, per-source waveform), deterministic under
+//! a seed, written in the real datasets' layouts.
+
+pub mod assets;
+pub mod backgrounds;
+mod compose;
+pub mod config;
+pub mod generator;
+pub mod melody;
+pub mod notes;
+pub mod records;
+pub mod scene;
+pub mod sprites;
+pub mod writer;
+
+pub use assets::AssetPack;
+pub use config::{BenchConfig, ClipSpec};
+pub use generator::Generator;
+pub use records::{BenchmarkGt, ObjectRecord, SceneRecord, load_mask, read_benchmark_gt};
+pub use scene::{Scene, SceneAudio, SceneObject, Stem};
+pub use writer::{DatasetWriter, Layout, WriteOptions};
