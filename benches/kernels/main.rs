@@ -4,7 +4,8 @@
 //! on no Burn backend). Results and the commands that reproduce them: `docs/performance.md`.
 
 mod audio;
+mod backbones;
 mod metrics;
 
-criterion::criterion_group!(benches, audio::benches, metrics::benches);
+criterion::criterion_group!(benches, audio::benches, metrics::benches, backbones::benches);
 criterion::criterion_main!(benches);

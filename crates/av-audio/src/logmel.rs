@@ -45,7 +45,8 @@ impl LogMelConfig {
                 self.stft.n_fft, self.mel.n_fft
             )));
         }
-        if !(self.power > 0.0 && self.power.is_finite()) || !(self.log_eps > 0.0) {
+        let valid = self.power > 0.0 && self.power.is_finite() && self.log_eps > 0.0;
+        if !valid {
             return Err(AudioError::InvalidConfig(format!(
                 "power must be > 0 and log_eps > 0, got {} and {}",
                 self.power, self.log_eps

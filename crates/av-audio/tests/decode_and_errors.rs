@@ -18,7 +18,7 @@ fn codec(name: &str) -> PathBuf {
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("av-audio-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }
 

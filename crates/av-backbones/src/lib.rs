@@ -8,6 +8,10 @@
 //!   `layer4` (F).
 //! * Heads: [`ClassifierHead`] (bias-free, doubles as CAM weights), [`AvcMlp`] 1024-128-2 over all
 //!   pairs, [`ProjectionHead`] 512-1024-128 with L2 normalisation.
+//! * [`Crnn`] (the original code's audio network, MobileCRNN `mobilecrnn_v2`: conv features
+//!   F_a, BiGRU, linear-softmax pooled clip probabilities) and [`DiscrimHead`] (the Fig. 3 AVC
+//!   head: `temp_conv` on F_a, max pooling, `discrim` MLP on E_a / E_v), with their PyTorch
+//!   key remaps [`MOBILECRNN_KEY_REMAPS`] and [`DISCRIM_HEAD_KEY_REMAPS`].
 //! * [`Unet`] (Sound-of-Pixels U-Net-7) and [`SopVisualNet`] (dilated ResNet-18 + 3x3 conv to K).
 //! * [`weights::load_torchvision_resnet`]: torchvision `.safetensors`/`.pth` import, every key
 //!   remap in one table; [`checkpoint`]: burnpack + config JSON, written atomically.
@@ -25,6 +29,8 @@
 //! ```
 
 pub mod checkpoint;
+mod crnn;
+mod discrim_head;
 mod error;
 mod heads;
 mod resnet;
@@ -32,6 +38,14 @@ mod sop_visual;
 mod unet;
 pub mod weights;
 
+pub use crnn::{
+    Crnn, CrnnConfig, CrnnOutput, InvertedResidual, InvertedResidualConfig, MOBILECRNN_KEY_REMAPS,
+    linear_softmax_pool,
+};
+pub use discrim_head::{
+    AudioPooling, DISCRIM_HEAD_KEY_REMAPS, DiscrimHead, DiscrimHeadConfig, DiscrimHeadOutput, TemporalConv,
+    adaptive_max_pool_time, global_max_pool,
+};
 pub use error::{BackboneError, Result};
 pub use heads::{
     AvcMlp, AvcMlpConfig, ClassifierHead, ClassifierHeadConfig, ProjectionHead, ProjectionHeadConfig,
