@@ -35,6 +35,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::error::{BackboneError, Result};
 use crate::heads::{AvcMlp, AvcMlpConfig};
 
 /// The key remaps from the reference `DiscrimHead` `state_dict` to [`DiscrimHead`]:
@@ -201,12 +202,17 @@ impl DiscrimHead {
     /// # Shapes
     /// `[N * frames, C, H, W]` (clip-major, frame-minor) -> `[N, frames, C]`.
     ///
-    /// # Panics
-    /// If the batch is not a multiple of `frames`.
-    pub fn pool_visual(visual_map: Tensor<4>, frames: usize) -> Tensor<3> {
+    /// # Errors
+    /// [`BackboneError::BatchShape`] if the batch is not a multiple of `frames`.
+    pub fn pool_visual(visual_map: Tensor<4>, frames: usize) -> Result<Tensor<3>> {
         let [nf, c, _, _] = visual_map.dims();
-        assert!(frames > 0 && nf % frames == 0, "E_v batch {nf} is not a multiple of frames = {frames}");
-        global_max_pool(visual_map).reshape([nf / frames, frames, c])
+        if frames == 0 || nf % frames != 0 {
+            return Err(BackboneError::BatchShape {
+                op: "DiscrimHead::pool_visual",
+                detail: format!("E_v batch {nf} is not a multiple of frames = {frames}"),
+            });
+        }
+        Ok(global_max_pool(visual_map).reshape([nf / frames, frames, c]))
     }
 
     /// The `discrim` MLP on `concat(audio, visual)`.
@@ -225,16 +231,21 @@ impl DiscrimHead {
     /// F_a `[N, C, T', 2]`, E_v `[N * frames, C, H, W]` (frames of a clip contiguous) -> see
     /// [`DiscrimHeadOutput`].
     ///
-    /// # Panics
-    /// If E_v's batch is not `N * frames`.
-    pub fn forward(&self, f_a: Tensor<4>, e_v: Tensor<4>, frames: usize) -> DiscrimHeadOutput {
+    /// # Errors
+    /// [`BackboneError::BatchShape`] if E_v's batch is not `N * frames`.
+    pub fn forward(&self, f_a: Tensor<4>, e_v: Tensor<4>, frames: usize) -> Result<DiscrimHeadOutput> {
         let n = f_a.dims()[0];
-        assert_eq!(e_v.dims()[0], n * frames, "E_v batch must be N * frames = {n} * {frames}");
+        if e_v.dims()[0] != n * frames {
+            return Err(BackboneError::BatchShape {
+                op: "DiscrimHead::forward",
+                detail: format!("E_v batch {} must be N * frames = {n} * {frames}", e_v.dims()[0]),
+            });
+        }
+        let visual = Self::pool_visual(e_v, frames)?;
         let audio_map = self.forward_audio(f_a);
         let audio = self.pool_audio(audio_map.clone(), frames);
-        let visual = Self::pool_visual(e_v, frames);
         let logits = self.classify(audio.clone(), visual.clone());
-        DiscrimHeadOutput { audio_map, audio, visual, logits }
+        Ok(DiscrimHeadOutput { audio_map, audio, visual, logits })
     }
 
     /// The original's negatives for frames = 1 (`detector.py:684-687`, MSSL's `differ`): the
@@ -244,13 +255,18 @@ impl DiscrimHead {
     /// # Shapes
     /// `[N, frames, C]`, `[N, frames, C]` -> `[N, frames, 2]`.
     ///
-    /// # Panics
-    /// If N is odd (the reference indexes past the batch then).
-    pub fn neighbour_negatives(&self, audio: Tensor<3>, visual: Tensor<3>) -> Tensor<3> {
+    /// # Errors
+    /// [`BackboneError::BatchShape`] if N is odd (the reference indexes past the batch then).
+    pub fn neighbour_negatives(&self, audio: Tensor<3>, visual: Tensor<3>) -> Result<Tensor<3>> {
         let [n, f, c] = visual.dims();
-        assert!(n % 2 == 0, "neighbour negatives need an even number of clips, got {n}");
+        if n % 2 != 0 {
+            return Err(BackboneError::BatchShape {
+                op: "DiscrimHead::neighbour_negatives",
+                detail: format!("neighbour negatives need an even number of clips, got {n}"),
+            });
+        }
         let swapped = visual.reshape([n / 2, 2, f, c]).flip([1]).reshape([n, f, c]);
-        self.classify(audio, swapped)
+        Ok(self.classify(audio, swapped))
     }
 }
 

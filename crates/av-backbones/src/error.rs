@@ -64,6 +64,14 @@ pub enum BackboneError {
         /// One of them.
         example: String,
     },
+    /// A batch has a shape the operation cannot take (e.g. an odd batch for paired negatives).
+    #[error("{op}: {detail}")]
+    BatchShape {
+        /// The operation.
+        op: &'static str,
+        /// What is wrong with the batch.
+        detail: String,
+    },
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

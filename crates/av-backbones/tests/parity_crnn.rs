@@ -62,24 +62,24 @@ fn discrim_head_matches_pytorch() {
         let f_a: Tensor<4> = fx.tensor("in.f_a", &device);
 
         // Flickr, frames = 1: matched pairs and the neighbour negatives.
-        let out = head.forward(f_a.clone(), fx.tensor("in.e_v1", &device), 1);
+        let out = head.forward(f_a.clone(), fx.tensor("in.e_v1", &device), 1).unwrap();
         fx.assert_close(&format!("{mode}.e_a"), out.audio_map);
         fx.assert_close(&format!("{mode}.audio1"), out.audio.clone());
         fx.assert_close(&format!("{mode}.visual1"), out.visual.clone());
         fx.assert_close(&format!("{mode}.common1"), out.logits);
-        fx.assert_close(&format!("{mode}.differ1"), head.neighbour_negatives(out.audio, out.visual));
+        fx.assert_close(&format!("{mode}.differ1"), head.neighbour_negatives(out.audio, out.visual).unwrap());
 
         // Several frames: adaptive bins over E_a's 6 steps (3 disjoint bins, 4 overlapping ones).
-        let out3 = head.forward(f_a.clone(), fx.tensor("in.e_v3", &device), 3);
+        let out3 = head.forward(f_a.clone(), fx.tensor("in.e_v3", &device), 3).unwrap();
         fx.assert_close(&format!("{mode}.common3"), out3.logits);
-        let out4 = head.forward(f_a.clone(), fx.tensor("in.e_v4", &device), 4);
+        let out4 = head.forward(f_a.clone(), fx.tensor("in.e_v4", &device), 4).unwrap();
         fx.assert_close(&format!("{mode}.common4"), out4.logits);
 
         // AudioSet: global audio max pool repeated over the frames.
         let config = config.with_audio_pooling(AudioPooling::GlobalRepeated);
         let head =
             load_pytorch_state_dict(config.init(&device), &file, &DISCRIM_HEAD_KEY_REMAPS, true).unwrap();
-        let out = head.forward(f_a, fx.tensor("in.e_v3", &device), 3);
+        let out = head.forward(f_a, fx.tensor("in.e_v3", &device), 3).unwrap();
         fx.assert_close(&format!("{mode}.common_audioset"), out.logits);
     }
 }
@@ -100,7 +100,18 @@ fn full_size_shapes_follow_the_spec() {
 
     let head = DiscrimHeadConfig::new().init(&device);
     let e_v = Tensor::<4>::random([1, 512, 16, 16], Distribution::Default, &device);
-    let out = head.forward(f_a, e_v, 1);
+    let out = head.forward(f_a, e_v, 1).unwrap();
     assert_eq!(out.audio_map.dims(), [1, 512, 15, 1]);
     assert_eq!(out.logits.dims(), [1, 1, 2]);
+}
+
+#[test]
+fn discrim_head_rejects_bad_batches_with_typed_errors() {
+    use av_backbones::{BackboneError, DiscrimHead};
+    let device = Device::flex();
+    let odd = Tensor::<3>::zeros([3, 1, 16], &device);
+    let head = av_backbones::DiscrimHeadConfig::new().with_channels(16).with_d_hidden(8).init(&device);
+    assert!(matches!(head.neighbour_negatives(odd.clone(), odd), Err(BackboneError::BatchShape { .. })));
+    let e_v = Tensor::<4>::zeros([5, 16, 2, 2], &device);
+    assert!(matches!(DiscrimHead::pool_visual(e_v, 2), Err(BackboneError::BatchShape { .. })));
 }
