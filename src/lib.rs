@@ -38,3 +38,15 @@ pub use av_backbones as backbones;
 pub use av_data as data;
 
 pub use device::{DeviceError, select_device};
+
+mod error;
+pub mod model;
+pub mod train;
+
+/// Class activation maps: CAM, Grad-CAM, Grad-CAM++ (crate `av-gradcam`).
+pub use av_gradcam as gradcam;
+
+/// Class-aware pooling and the losses (crate `av-alignment`).
+pub use av_alignment as alignment;
+
+pub use error::{Error, Result};

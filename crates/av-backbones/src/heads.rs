@@ -16,12 +16,13 @@ pub fn global_avg_pool(x: Tensor<4>) -> Tensor<2> {
 }
 
 /// L2 normalisation over the last axis, `x / max(||x||, 1e-12)` as `F.normalize`: a zero vector
-/// stays zero (spec §10.21), never NaN.
+/// stays zero (spec §10.21), never NaN. The clamp acts on `||x||²` (at 1e-24), so the backward
+/// pass of a zero vector is finite too (a square root at 0 would give `inf · 0 = NaN`).
 ///
 /// # Shapes
 /// `[..., D]` -> `[..., D]`.
 pub fn l2_normalize<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let norm = x.clone().powi_scalar(2).sum_dim(D - 1).sqrt().clamp_min(1e-12);
+    let norm = x.clone().powi_scalar(2).sum_dim(D - 1).clamp_min(1e-24).sqrt();
     x / norm
 }
 

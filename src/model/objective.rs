@@ -1,0 +1,152 @@
+//! The training objectives of the two stages and of the ablation's baselines (Eq. 3, Eq. 7).
+
+use av_alignment::{AlignmentLossConfig, AvcNegatives, alignment_loss, avc_loss, multilabel_bce};
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::network::AvModel;
+
+/// The three methods of the paper's ablation (Table 2), as choices of one objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Method {
+    /// AVC only: video-level correspondence, no class information (localizes class-agnostically).
+    AvcOnly,
+    /// Multi-task: classification + AVC (the first stage alone; localizes with visual CAMs).
+    MultiTask,
+    /// Ours: multi-task first, then the fine-grained alignment (Eq. 7) in stage 2. The default.
+    #[default]
+    CoarseToFine,
+}
+
+/// Which stage is being trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Stage {
+    /// Coarse: `L_cls + L_avc` (Eq. 3).
+    #[default]
+    One,
+    /// Fine: stage 1 + `λ L_align` (Eq. 7), initialised from stage 1.
+    Two,
+}
+
+/// The loss of one batch and its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LossValues {
+    /// The total.
+    pub total: f32,
+    /// Audio classification BCE.
+    pub cls_a: f32,
+    /// Visual classification BCE.
+    pub cls_v: f32,
+    /// AVC loss.
+    pub avc: f32,
+    /// Alignment loss (stage 2).
+    pub align: f32,
+    /// Valid positive pairs of the alignment loss.
+    pub align_pos_pairs: usize,
+}
+
+/// What the objective adds up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveConfig {
+    /// Which method of the ablation.
+    pub method: Method,
+    /// Which stage ([`Stage::Two`] only for [`Method::CoarseToFine`]).
+    pub stage: Stage,
+    /// AVC negatives.
+    pub avc_negatives: AvcNegatives,
+    /// Alignment loss settings.
+    pub align: AlignmentLossConfig,
+    /// Weight λ of the alignment loss (1).
+    pub lambda: f32,
+}
+
+impl Default for ObjectiveConfig {
+    fn default() -> Self {
+        Self {
+            method: Method::CoarseToFine,
+            stage: Stage::One,
+            avc_negatives: AvcNegatives::AllPairs,
+            align: AlignmentLossConfig::mssl_new(),
+            lambda: 1.0,
+        }
+    }
+}
+
+impl ObjectiveConfig {
+    /// Checks that the stage fits the method.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for stage 2 of a baseline.
+    pub fn validate(&self) -> Result<()> {
+        if self.stage == Stage::Two && self.method != Method::CoarseToFine {
+            return Err(Error::Config(format!("{:?} has no second stage", self.method)));
+        }
+        Ok(())
+    }
+}
+
+/// One training batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// ImageNet-normalised frames `[N, 3, H, W]`.
+    pub frames: Tensor<4>,
+    /// Log-mels `[N, 1, T, F]`.
+    pub logmels: Tensor<4>,
+    /// Soft audio labels `[N, C]` in `[0, 1]`.
+    pub labels_a: Tensor<2>,
+    /// Soft visual labels `[N, C]` in `[0, 1]`.
+    pub labels_v: Tensor<2>,
+}
+
+impl AvModel {
+    /// The loss of one batch under `objective` (a differentiable scalar on an autodiff device)
+    /// and its parts as numbers.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] / [`Error::Align`] for mismatched inputs, [`Error::Config`].
+    pub fn objective(&self, batch: &Batch, objective: &ObjectiveConfig) -> Result<(Tensor<1>, LossValues)> {
+        objective.validate()?;
+        let c = self.num_classes();
+        let n = batch.frames.dims()[0];
+        for (labels, what) in [(&batch.labels_a, "audio labels"), (&batch.labels_v, "visual labels")] {
+            if labels.dims() != [n, c] {
+                return Err(Error::Shape {
+                    what,
+                    expected: format!("[{n}, {c}] (batch x the model's classes)"),
+                    found: labels.dims().to_vec(),
+                });
+            }
+        }
+        let features = self.features(batch.frames.clone(), batch.logmels.clone())?;
+        let avc = avc_loss(self.avc_logits(&features), objective.avc_negatives)?;
+        let mut values = LossValues { avc: scalar(&avc), ..LossValues::default() };
+        let mut total = avc;
+        if objective.method != Method::AvcOnly {
+            let cls_a = multilabel_bce(features.logits_a.clone(), batch.labels_a.clone())?;
+            let cls_v = multilabel_bce(features.logits_v.clone(), batch.labels_v.clone())?;
+            values.cls_a = scalar(&cls_a);
+            values.cls_v = scalar(&cls_v);
+            total = total + cls_a + cls_v;
+        }
+        if objective.stage == Stage::Two {
+            let emb = self.class_embeddings(&features)?;
+            let align = alignment_loss(
+                emb.audio,
+                emb.visual,
+                features.logits_a.clone(),
+                features.logits_v.clone(),
+                &objective.align,
+            )?;
+            values.align = scalar(&align.loss);
+            values.align_pos_pairs = align.positive_pairs;
+            total = total + align.loss.mul_scalar(objective.lambda);
+        }
+        values.total = scalar(&total);
+        Ok((total, values))
+    }
+}
+
+fn scalar(t: &Tensor<1>) -> f32 {
+    t.clone().into_scalar::<f32>()
+}

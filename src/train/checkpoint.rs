@@ -1,0 +1,185 @@
+//! Training checkpoints: model weights, optimizer state and loop state in one directory,
+//! published atomically, so an interrupted run resumes exactly where it stopped.
+//!
+//! Layout of `<run>/checkpoints/`:
+//! ```text
+//! step-00000120/           one complete checkpoint (written as step-00000120.tmp, then renamed)
+//!   model.bpk, model.json  weights (burnpack, with parameter ids) and the AvModelConfig
+//!   optimizer.bpk          SGD momentum buffers (keyed by parameter id)
+//!   state.json             TrainConfig, step counters, per-epoch history
+//! latest                   the name of the newest complete checkpoint (replaced atomically)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use av_backbones::checkpoint::{load_checkpoint_config, load_checkpoint_weights, save_checkpoint};
+use burn::optim::ModuleOptimizer;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{AvModel, AvModelConfig, LossValues};
+use crate::train::config::TrainConfig;
+
+/// One epoch of the training history.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// Epoch (0-based).
+    pub epoch: usize,
+    /// Mean loss terms over the epoch's steps.
+    pub loss: LossValues,
+    /// Learning rate of the heads.
+    pub lr: f64,
+    /// Wall time of the epoch in seconds (0 for an epoch split by a resume).
+    pub seconds: f64,
+    /// Training throughput (samples per second).
+    pub samples_per_second: f64,
+    /// What the validation hook returned, if one was given.
+    pub validation: Option<f64>,
+}
+
+/// The loop's position and history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Format version.
+    pub version: u32,
+    /// The settings of the run.
+    pub config: TrainConfig,
+    /// Steps done so far.
+    pub global_step: usize,
+    /// Current epoch (0-based).
+    pub epoch: usize,
+    /// Steps done in the current epoch.
+    pub step_in_epoch: usize,
+    /// Sum of the loss terms of the current epoch so far (for its mean).
+    pub epoch_sum: LossValues,
+    /// Finished epochs.
+    pub history: Vec<EpochLog>,
+}
+
+const LATEST: &str = "latest";
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::io(path, e)
+}
+
+/// The checkpoint directory of a run directory.
+pub fn checkpoints_dir(run: &Path) -> PathBuf {
+    run.join("checkpoints")
+}
+
+/// Writes a checkpoint and publishes it as the latest; older checkpoints are removed.
+///
+/// # Errors
+/// [`Error::Io`] / [`Error::Backbone`] when a file cannot be written.
+pub fn save_training_checkpoint(
+    run: &Path,
+    model: &AvModel,
+    model_config: &AvModelConfig,
+    optim: &ModuleOptimizer,
+    state: &TrainState,
+) -> Result<PathBuf> {
+    let dir = checkpoints_dir(run);
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    let name = format!("step-{:08}", state.global_step);
+    let tmp = dir.join(format!("{name}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    save_checkpoint(model, model_config, &tmp, "model")?;
+    let optim_path = tmp.join("optimizer.bpk");
+    optim.save(&optim_path).map_err(|e| io(&optim_path, format!("{e:?}")))?;
+    let state_path = tmp.join("state.json");
+    let json = serde_json::to_string_pretty(state).map_err(|e| io(&state_path, e))?;
+    std::fs::write(&state_path, json).map_err(|e| io(&state_path, e))?;
+    let final_dir = dir.join(&name);
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).map_err(|e| io(&final_dir, e))?;
+    }
+    std::fs::rename(&tmp, &final_dir).map_err(|e| io(&final_dir, e))?;
+    let latest_tmp = dir.join(format!("{LATEST}.tmp"));
+    std::fs::write(&latest_tmp, &name).map_err(|e| io(&latest_tmp, e))?;
+    std::fs::rename(&latest_tmp, dir.join(LATEST)).map_err(|e| io(&dir.join(LATEST), e))?;
+    // Only now are older checkpoints redundant.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().to_string_lossy().to_string();
+            if file_name.starts_with("step-") && file_name != name {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    Ok(final_dir)
+}
+
+/// The newest complete checkpoint of a run, if any.
+///
+/// # Errors
+/// [`Error::Checkpoint`] when `latest` names a directory that does not exist.
+pub fn latest_checkpoint(run: &Path) -> Result<Option<PathBuf>> {
+    let dir = checkpoints_dir(run);
+    let latest = dir.join(LATEST);
+    if !latest.is_file() {
+        return Ok(None);
+    }
+    let name = std::fs::read_to_string(&latest).map_err(|e| io(&latest, e))?;
+    let path = dir.join(name.trim());
+    if !path.join("state.json").is_file() {
+        return Err(Error::Checkpoint { path, detail: "named by 'latest' but incomplete or missing".into() });
+    }
+    Ok(Some(path))
+}
+
+/// Reads the loop state of a checkpoint.
+///
+/// # Errors
+/// [`Error::Io`], [`Error::Checkpoint`] for invalid JSON.
+pub fn load_state(checkpoint: &Path) -> Result<TrainState> {
+    let path = checkpoint.join("state.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Checkpoint { path, detail: e.to_string() })
+}
+
+/// Loads a model (config and weights) from a checkpoint directory written by
+/// [`save_training_checkpoint`] or [`save_model`].
+///
+/// # Errors
+/// [`Error::Backbone`] for missing files, missing tensors or shape mismatches (a checkpoint of
+/// another configuration), [`Error::Config`] for an invalid config.
+pub fn load_model(checkpoint: &Path, device: &burn::tensor::Device) -> Result<(AvModel, AvModelConfig)> {
+    let config: AvModelConfig = load_checkpoint_config(checkpoint, "model")?;
+    let model = config.init(device)?;
+    let model = load_checkpoint_weights(model, checkpoint, "model")?;
+    Ok((model, config))
+}
+
+/// Loads checkpoint weights into a model built from `expected`, after checking that the
+/// checkpoint was written for the same configuration.
+///
+/// # Errors
+/// [`Error::Checkpoint`] naming the differing configuration, and as [`load_model`].
+pub fn load_model_for(
+    checkpoint: &Path,
+    expected: &AvModelConfig,
+    device: &burn::tensor::Device,
+) -> Result<AvModel> {
+    let found: AvModelConfig = load_checkpoint_config(checkpoint, "model")?;
+    let a = burn::config::config_to_json(&found);
+    let b = burn::config::config_to_json(expected);
+    if a != b {
+        return Err(Error::Checkpoint {
+            path: checkpoint.to_path_buf(),
+            detail: format!("written for another model configuration:\n  checkpoint: {a}\n  expected:   {b}"),
+        });
+    }
+    Ok(load_checkpoint_weights(expected.init(device)?, checkpoint, "model")?)
+}
+
+/// Saves a trained model (weights + config) as `dir/model.bpk` + `dir/model.json`, atomically.
+///
+/// # Errors
+/// [`Error::Backbone`] when a file cannot be written.
+pub fn save_model(model: &AvModel, config: &AvModelConfig, dir: &Path) -> Result<()> {
+    save_checkpoint(model, config, dir, "model")?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Training: in-memory datasets, settings and presets, the loop with checkpoints and resume.
+
+mod checkpoint;
+mod config;
+mod data;
+mod trainer;
+
+pub use checkpoint::{
+    EpochLog, TrainState, checkpoints_dir, latest_checkpoint, load_model, load_model_for, load_state,
+    save_model, save_training_checkpoint,
+};
+pub use config::{LrSchedule, TrainConfig};
+pub use data::{
+    IMAGENET_MEAN, IMAGENET_STD, InMemoryDataset, Sample, frame_chw, frame_tensor, logmel_tensor,
+};
+pub use trainer::{TrainOutcome, Trainer, ValidationHook, epoch_order};

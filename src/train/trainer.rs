@@ -1,0 +1,310 @@
+//! The training loop: SGD with momentum and weight decay, progress bar, atomic checkpoints,
+//! exact resume, deterministic batch order and flips under a seed.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use av_data::rng::SplitMix64;
+use burn::module::{Module, ParamGroup};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::constant::ConstantLr;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::{Error, Result};
+use crate::model::{AvModel, AvModelConfig, LossValues};
+use crate::train::checkpoint::{
+    EpochLog, TrainState, latest_checkpoint, load_model_for, load_state, save_training_checkpoint,
+};
+use crate::train::config::TrainConfig;
+use crate::train::data::InMemoryDataset;
+
+/// A validation hook: called with the model (in evaluation mode) after every epoch; its value
+/// is logged. It must use a validation split, never the test set.
+pub type ValidationHook<'a> = Box<dyn FnMut(&AvModel, usize) -> Result<f64> + 'a>;
+
+/// The result of [`Trainer::fit`].
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The trained model in evaluation mode, on the plain (non-autodiff) device.
+    pub model: AvModel,
+    /// Per-epoch history (including epochs done before a resume).
+    pub history: Vec<EpochLog>,
+    /// The step a resumed run started from.
+    pub resumed_from_step: Option<usize>,
+    /// Whether every epoch ran (false when stopped by [`Trainer::stop_after_steps`]).
+    pub finished: bool,
+    /// The run directory.
+    pub run_dir: PathBuf,
+}
+
+/// Trains an [`AvModel`] on an [`InMemoryDataset`].
+pub struct Trainer<'a> {
+    config: TrainConfig,
+    run_dir: PathBuf,
+    progress: bool,
+    validation: Option<ValidationHook<'a>>,
+    stop_after: Option<usize>,
+    resume: bool,
+}
+
+impl<'a> Trainer<'a> {
+    /// A trainer writing checkpoints under `run_dir/checkpoints`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the settings are invalid.
+    pub fn new(config: TrainConfig, run_dir: impl AsRef<Path>) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            run_dir: run_dir.as_ref().to_path_buf(),
+            progress: true,
+            validation: None,
+            stop_after: None,
+            resume: true,
+        })
+    }
+
+    /// Shows (default) or hides the progress bar.
+    pub fn with_progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Resume from the run directory's latest checkpoint when there is one (default true).
+    pub fn with_resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Adds a validation hook.
+    pub fn with_validation(mut self, hook: ValidationHook<'a>) -> Self {
+        self.validation = Some(hook);
+        self
+    }
+
+    /// Stops (after checkpointing) once this many global steps are done, as an interruption
+    /// would; a later `fit` resumes from there.
+    pub fn stop_after_steps(mut self, steps: usize) -> Self {
+        self.stop_after = Some(steps);
+        self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Trains `model` (built from `model_config`) on `data`, on `device` with autodiff.
+    /// Resumes from the run's latest checkpoint if one exists (and `with_resume` is on); the
+    /// checkpoint must have been written with the same settings and model configuration.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a model/data mismatch or a batch larger than the data,
+    /// [`Error::Checkpoint`] for a checkpoint of other settings, [`Error::Diverged`] when the
+    /// loss is NaN/inf, and I/O errors.
+    pub fn fit(
+        &mut self,
+        model: AvModel,
+        model_config: &AvModelConfig,
+        data: &InMemoryDataset,
+        device: &Device,
+    ) -> Result<TrainOutcome> {
+        let cfg = self.config.clone();
+        if data.num_classes() != model.num_classes() {
+            return Err(Error::Config(format!(
+                "the data has {} classes, the model {}",
+                data.num_classes(),
+                model.num_classes()
+            )));
+        }
+        let steps_per_epoch = data.len() / cfg.batch_size;
+        if steps_per_epoch == 0 {
+            return Err(Error::Config(format!(
+                "batch size {} is larger than the dataset ({} samples)",
+                cfg.batch_size,
+                data.len()
+            )));
+        }
+        let ad = device.clone().autodiff();
+        let mut optim = SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0)))
+            .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
+            .init();
+        let mut state = TrainState {
+            version: 1,
+            config: cfg.clone(),
+            global_step: 0,
+            epoch: 0,
+            step_in_epoch: 0,
+            epoch_sum: LossValues::default(),
+            history: Vec::new(),
+        };
+        let mut model = model;
+        let mut resumed_from_step = None;
+        if self.resume
+            && let Some(ckpt) = latest_checkpoint(&self.run_dir)?
+        {
+            let saved = load_state(&ckpt)?;
+            if saved.config != cfg {
+                return Err(Error::Checkpoint {
+                    path: ckpt,
+                    detail: format!(
+                        "written with other training settings; use another run directory or the same settings.\n  checkpoint: {:?}\n  now:        {:?}",
+                        saved.config, cfg
+                    ),
+                });
+            }
+            model = load_model_for(&ckpt, model_config, device)?;
+            optim = optim.load(ckpt.join("optimizer.bpk")).map_err(|e| Error::Checkpoint {
+                path: ckpt.clone(),
+                detail: format!("optimizer state: {e:?}"),
+            })?;
+            resumed_from_step = Some(saved.global_step);
+            state = saved;
+        }
+        let mut model = model.fork(&ad).train();
+        let total_steps = cfg.epochs * steps_per_epoch;
+        let bar = self.progress_bar(total_steps as u64, state.global_step as u64);
+        let mut finished = true;
+        'epochs: while state.epoch < cfg.epochs {
+            let epoch = state.epoch;
+            let order = epoch_order(cfg.seed, epoch, data.len());
+            let lr = cfg.lr_at(epoch);
+            let started = Instant::now();
+            let first_step = state.step_in_epoch;
+            while state.step_in_epoch < steps_per_epoch {
+                if self.stop_after.is_some_and(|s| state.global_step >= s) {
+                    finished = false;
+                    break 'epochs;
+                }
+                let s = state.step_in_epoch;
+                let indices = &order[s * cfg.batch_size..(s + 1) * cfg.batch_size];
+                let flips = batch_flips(cfg.seed, epoch, s, indices.len(), cfg.hflip);
+                let batch = data.batch(indices, &flips, &ad)?;
+                let (loss, values) = model.objective(&batch, &cfg.objective)?;
+                if !values.total.is_finite() {
+                    return Err(Error::Diverged { value: values.total, epoch, step: state.global_step });
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = if cfg.backbone_lr_scale == 1.0 {
+                    optim.step(lr, model, grads)
+                } else {
+                    let backbone = lr * cfg.backbone_lr_scale;
+                    let lrs = ModuleLrScheduler::new(ConstantLr::from(lr))
+                        .with_group(
+                            ParamGroup::ids_from_module(model.visual.clone()),
+                            ConstantLr::from(backbone),
+                        )
+                        .with_group(
+                            ParamGroup::ids_from_module(model.audio.clone()),
+                            ConstantLr::from(backbone),
+                        )
+                        .step();
+                    optim.step(lrs, model, grads)
+                };
+                add(&mut state.epoch_sum, &values);
+                state.step_in_epoch += 1;
+                state.global_step += 1;
+                if let Some(bar) = &bar {
+                    bar.set_message(format!(
+                        "epoch {}/{} loss {:.3} (cls_a {:.3} cls_v {:.3} avc {:.3} align {:.3})",
+                        epoch + 1,
+                        cfg.epochs,
+                        values.total,
+                        values.cls_a,
+                        values.cls_v,
+                        values.avc,
+                        values.align
+                    ));
+                    bar.inc(1);
+                }
+                if cfg.checkpoint_every > 0
+                    && state.global_step % cfg.checkpoint_every == 0
+                    && state.step_in_epoch < steps_per_epoch
+                {
+                    save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let done = (steps_per_epoch - first_step) * cfg.batch_size;
+            let mut log = EpochLog {
+                epoch,
+                loss: mean(&state.epoch_sum, steps_per_epoch),
+                lr,
+                seconds,
+                samples_per_second: if seconds > 0.0 { done as f64 / seconds } else { 0.0 },
+                validation: None,
+            };
+            if let Some(hook) = self.validation.as_mut() {
+                log.validation = Some(hook(&model.valid(), epoch)?);
+            }
+            state.history.push(log);
+            state.epoch += 1;
+            state.step_in_epoch = 0;
+            state.epoch_sum = LossValues::default();
+            save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
+        }
+        if !finished {
+            save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
+        }
+        if let Some(bar) = bar {
+            bar.finish();
+        }
+        Ok(TrainOutcome {
+            model: model.valid(),
+            history: state.history,
+            resumed_from_step,
+            finished,
+            run_dir: self.run_dir.clone(),
+        })
+    }
+
+    fn progress_bar(&self, total: u64, done: u64) -> Option<ProgressBar> {
+        if !self.progress {
+            return None;
+        }
+        let bar = ProgressBar::new(total).with_position(done);
+        let style =
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps {per_sec} [{elapsed}<{eta}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        Some(bar)
+    }
+}
+
+/// The sample order of an epoch: a seeded permutation.
+pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    SplitMix64::from_words(&[seed, 0x5eed_0f0e, epoch as u64]).shuffle(&mut order);
+    order
+}
+
+fn batch_flips(seed: u64, epoch: usize, step: usize, n: usize, enabled: bool) -> Vec<bool> {
+    let mut rng = SplitMix64::from_words(&[seed, 0xf11b, epoch as u64, step as u64]);
+    (0..n).map(|_| enabled && rng.chance(0.5)).collect()
+}
+
+fn add(sum: &mut LossValues, v: &LossValues) {
+    sum.total += v.total;
+    sum.cls_a += v.cls_a;
+    sum.cls_v += v.cls_v;
+    sum.avc += v.avc;
+    sum.align += v.align;
+    sum.align_pos_pairs += v.align_pos_pairs;
+}
+
+fn mean(sum: &LossValues, n: usize) -> LossValues {
+    let k = n.max(1) as f32;
+    LossValues {
+        total: sum.total / k,
+        cls_a: sum.cls_a / k,
+        cls_v: sum.cls_v / k,
+        avc: sum.avc / k,
+        align: sum.align / k,
+        align_pos_pairs: sum.align_pos_pairs / n.max(1),
+    }
+}

@@ -1,0 +1,247 @@
+//! The coarse-to-fine model: shapes, typed errors, Grad-CAM vs CAM, localization vs the official
+//! code's formulas, checkpoints and exact resume.
+
+mod common;
+
+use std::path::PathBuf;
+
+use av_align::Error;
+use av_align::model::{
+    AvModelConfig, Batch, CamSource, ClassMixing, LocalizeConfig, MapSource, Method, ObjectiveConfig, Stage,
+    alignment_maps, mix_classes,
+};
+use av_align::train::{TrainConfig, Trainer, load_model, load_model_for, save_model};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("av-align-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn tiny(num_classes: usize) -> AvModelConfig {
+    let mut c = AvModelConfig::compact(num_classes);
+    c.visual = c.visual.with_base_width(4);
+    c.audio = c.audio.with_base_width(4);
+    c.with_projection_hidden(32).with_embedding_dim(16).with_avc_hidden(8)
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+}
+
+fn batch(n: usize, c: usize, device: &Device) -> Batch {
+    Batch {
+        frames: Tensor::random([n, 3, 64, 64], Distribution::Default, device),
+        logmels: Tensor::random([n, 1, 32, 32], Distribution::Default, device),
+        labels_a: Tensor::random([n, c], Distribution::Uniform(0.0, 1.0), device),
+        labels_v: Tensor::random([n, c], Distribution::Uniform(0.0, 1.0), device),
+    }
+}
+
+#[test]
+fn forward_objective_and_localization_have_the_documented_shapes() {
+    let device = Device::flex();
+    let model = tiny(3).init(&device).unwrap();
+    let b = batch(4, 3, &device);
+    let f = model.features(b.frames.clone(), b.logmels.clone()).unwrap();
+    assert_eq!(f.f_v.dims(), [4, 32, 4, 4]);
+    assert_eq!(f.f_a.dims(), [4, 32, 2, 2]);
+    assert_eq!(model.avc_logits(&f).dims(), [4, 4, 2]);
+    let emb = model.class_embeddings(&f).unwrap();
+    assert_eq!(emb.audio.dims(), [4, 3, 16]);
+    for source in [MapSource::Alignment, MapSource::VisualCam, MapSource::Correspondence] {
+        let cfg = LocalizeConfig { source, output_size: Some([64, 64]), ..LocalizeConfig::default() };
+        let loc = model.localize(&f, &cfg).unwrap();
+        assert_eq!(loc.per_class.dims(), [4, 3, 64, 64]);
+        assert_eq!(loc.agnostic.dims(), [4, 64, 64]);
+        let a = to_vec(loc.agnostic);
+        assert!(a.iter().all(|v| v.is_finite() && (0.0..=1.0 + 1e-6).contains(v)), "{source:?}");
+    }
+    let ad = device.autodiff();
+    let model = tiny(3).init(&ad).unwrap();
+    let b = batch(4, 3, &ad);
+    for (method, stage) in
+        [(Method::AvcOnly, Stage::One), (Method::MultiTask, Stage::One), (Method::CoarseToFine, Stage::Two)]
+    {
+        let obj = ObjectiveConfig { method, stage, ..ObjectiveConfig::default() };
+        let (loss, values) = model.objective(&b, &obj).unwrap();
+        assert!(values.total.is_finite() && values.total > 0.0);
+        assert_eq!(method == Method::AvcOnly, values.cls_a == 0.0);
+        let _ = loss.backward();
+    }
+}
+
+#[test]
+fn bad_inputs_give_typed_errors() {
+    let device = Device::flex();
+    let model = tiny(3).init(&device).unwrap();
+    let b = batch(4, 3, &device);
+    // Mismatched batch sizes.
+    let logmels = Tensor::random([3, 1, 32, 32], Distribution::Default, &device);
+    assert!(matches!(model.features(b.frames.clone(), logmels), Err(Error::Shape { what: "log-mels", .. })));
+    // Grey frames (1 channel) and too-small maps.
+    let grey = Tensor::random([4, 1, 64, 64], Distribution::Default, &device);
+    assert!(matches!(model.features(grey, b.logmels.clone()), Err(Error::Shape { what: "frames", .. })));
+    let small = Tensor::random([4, 3, 8, 8], Distribution::Default, &device);
+    assert!(matches!(model.features(small, b.logmels.clone()), Err(Error::Shape { .. })));
+    // Empty batch.
+    let empty = Tensor::<4>::zeros([0, 3, 64, 64], &device);
+    assert!(matches!(model.features(empty, b.logmels.clone()), Err(Error::Shape { .. })));
+    // Wrong number of classes in the labels.
+    let wrong = Batch { labels_a: Tensor::zeros([4, 5], &device), ..b.clone() };
+    assert!(matches!(
+        model.objective(&wrong, &ObjectiveConfig::default()),
+        Err(Error::Shape { what: "audio labels", .. })
+    ));
+    // NaN labels.
+    let nan = Batch { labels_v: Tensor::full([4, 3], f32::NAN, &device), ..b.clone() };
+    assert!(matches!(model.objective(&nan, &ObjectiveConfig::default()), Err(Error::Align(_))));
+    // Stage 2 of a baseline.
+    let obj = ObjectiveConfig { method: Method::MultiTask, stage: Stage::Two, ..ObjectiveConfig::default() };
+    assert!(matches!(model.objective(&b, &obj), Err(Error::Config(_))));
+    // Mismatched trunk widths.
+    let mut bad = tiny(3);
+    bad.audio = bad.audio.with_base_width(8);
+    assert!(matches!(bad.init(&device), Err(Error::Config(_))));
+}
+
+#[test]
+fn a_checkpoint_of_another_configuration_is_refused_by_name() {
+    let device = Device::flex();
+    let dir = tmp("other-config");
+    let model = tiny(3).init(&device).unwrap();
+    save_model(&model, &tiny(3), &dir).unwrap();
+    let (loaded, cfg) = load_model(&dir, &device).unwrap();
+    assert_eq!(cfg.num_classes, 3);
+    let b = batch(2, 3, &device);
+    let x = to_vec(model.features(b.frames.clone(), b.logmels.clone()).unwrap().logits_a);
+    let y = to_vec(loaded.features(b.frames, b.logmels).unwrap().logits_a);
+    assert_eq!(x, y);
+    let err = load_model_for(&dir, &tiny(4), &device).unwrap_err();
+    assert!(
+        matches!(err, Error::Checkpoint { .. }) && err.to_string().contains("another model configuration"),
+        "{err}"
+    );
+    assert!(load_model(&dir.join("missing"), &device).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn grad_cam_source_gives_the_same_embeddings_as_the_classifier_cam() {
+    // GAP + bias-free linear heads: Grad-CAM = CAM / (HW), which Eq. 5's normalisation cancels.
+    let device = Device::flex();
+    let model = tiny(3).init(&device).unwrap();
+    let b = batch(3, 3, &device);
+    let f = model.features(b.frames, b.logmels).unwrap();
+    let cam = model.class_embeddings(&f).unwrap();
+    let mut gc_model = model.clone();
+    gc_model.cam = CamSource::GradCam;
+    let gc = gc_model.class_embeddings(&f).unwrap();
+    let (x, y) = (to_vec(cam.audio), to_vec(gc.audio));
+    let err = x.iter().zip(&y).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(err < 1e-5, "{err}");
+}
+
+#[test]
+fn localization_maps_and_class_mixing_match_the_official_code() {
+    // Fixture `loc.*` of tools/reference/make_alignment_fixtures.py (F.interpolate bilinear,
+    // align_corners=False; single and double sigmoid mixing).
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/av-alignment/tests/fixtures/alignment.safetensors");
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let get = |k: &str| -> (Vec<usize>, Vec<f32>) {
+        let v = st.tensor(k).unwrap();
+        (
+            v.shape().to_vec(),
+            v.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        )
+    };
+    let device = Device::flex();
+    let t = |k: &str| {
+        let (s, v) = get(k);
+        (s, v)
+    };
+    let (_, xa) = t("loc.xa"); // [5, 16]
+    let (_, xv) = t("loc.xv"); // [16, 4, 4]
+    let (_, logits) = t("loc.logits");
+    let unit = |x: Tensor<3>| {
+        let n = x.clone().powi_scalar(2).sum_dim(2).sqrt().clamp_min(1e-12);
+        x / n
+    };
+    let g_a = unit(Tensor::<3>::from_data(TensorData::new(xa, [1, 5, 16]), &device));
+    let g_v = Tensor::<3>::from_data(TensorData::new(xv, [1, 16, 16]), &device).swap_dims(1, 2); // [1, 16 pos, 16 d]
+    let g_v = unit(g_v);
+    let small = alignment_maps(g_a, g_v, [4, 4]);
+    let close = |what: &str, got: Vec<f32>, want: &[f32]| {
+        let err = got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(err < 1e-5, "{what}: {err}");
+    };
+    close("maps_small", to_vec(small.clone()), &get("loc.maps_small").1);
+    let big = av_align::gradcam::upsample_bilinear(small, [16, 16]);
+    close("maps", to_vec(big.clone()), &get("loc.maps").1);
+    let logits = Tensor::<2>::from_data(TensorData::new(logits, [1, 5]), &device);
+    let (single, valid) = mix_classes(big.clone(), logits.clone(), ClassMixing::Intended, 0.3);
+    close("agnostic_single", to_vec(single), &get("loc.agnostic_single").1);
+    assert_eq!(valid[0], vec![true, false, true, false, true]);
+    let (double, valid) = mix_classes(big, logits, ClassMixing::OfficialCode, 0.3);
+    close("agnostic_double", to_vec(double), &get("loc.agnostic_double").1);
+    assert!(valid[0].iter().all(|&v| v));
+}
+
+#[test]
+fn training_resumes_after_an_interruption_with_the_same_result() {
+    let device = Device::flex();
+    let data = common::dataset(3, 24);
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        lr: 0.01,
+        checkpoint_every: 2,
+        ..TrainConfig::mssl_new(Stage::Two)
+    };
+    let model_cfg = tiny(2);
+    // Straight through.
+    let dir_a = tmp("resume-a");
+    let init = model_cfg.init(&device).unwrap();
+    let a = Trainer::new(cfg.clone(), &dir_a)
+        .unwrap()
+        .with_progress(false)
+        .fit(init.clone(), &model_cfg, &data, &device)
+        .unwrap();
+    assert!(a.finished && a.resumed_from_step.is_none());
+    // Interrupted after 4 of 6 steps (mid-epoch), then resumed from the checkpoint.
+    let dir_b = tmp("resume-b");
+    let b1 = Trainer::new(cfg.clone(), &dir_b)
+        .unwrap()
+        .with_progress(false)
+        .stop_after_steps(4)
+        .fit(init.clone(), &model_cfg, &data, &device)
+        .unwrap();
+    assert!(!b1.finished);
+    let fresh = model_cfg.init(&device).unwrap(); // other random weights: must be replaced by the checkpoint
+    let b2 = Trainer::new(cfg.clone(), &dir_b)
+        .unwrap()
+        .with_progress(false)
+        .fit(fresh, &model_cfg, &data, &device)
+        .unwrap();
+    assert_eq!(b2.resumed_from_step, Some(4));
+    assert_eq!(a.history.len(), 2);
+    assert_eq!(b2.history.len(), 2);
+    assert_eq!(a.history[1].loss.total, b2.history[1].loss.total, "epoch-2 loss differs after resume");
+    let x = data.batch(&[0, 1], &[false, false], &device).unwrap();
+    let fa = to_vec(a.model.features(x.frames.clone(), x.logmels.clone()).unwrap().logits_a);
+    let fb = to_vec(b2.model.features(x.frames, x.logmels).unwrap().logits_a);
+    assert_eq!(fa, fb, "weights differ after resume");
+    // Other settings in the same run directory are refused.
+    let other = TrainConfig { lr: 0.02, ..cfg };
+    let err = Trainer::new(other, &dir_b)
+        .unwrap()
+        .with_progress(false)
+        .fit(init, &model_cfg, &data, &device)
+        .unwrap_err();
+    assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
+    std::fs::remove_dir_all(&dir_a).ok();
+    std::fs::remove_dir_all(&dir_b).ok();
+}
