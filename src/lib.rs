@@ -41,6 +41,7 @@ pub use device::{DeviceError, select_device};
 
 mod error;
 pub mod model;
+pub mod overlay;
 pub mod train;
 
 /// Class activation maps: CAM, Grad-CAM, Grad-CAM++ (crate `av-gradcam`).
