@@ -40,6 +40,7 @@ pub use av_data as data;
 pub use device::{DeviceError, select_device};
 
 mod error;
+pub mod experiment;
 pub mod model;
 pub mod overlay;
 pub mod train;

@@ -1,0 +1,109 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Localize sound sources (which object makes which sound) in the SoundNet-Flickr protocol.
+///
+/// Protocol: a class-agnostic map per image (Eq. 8 maps mixed over the audio classes),
+/// max-normalised; predicted region = map > threshold (0.5 as MSSL `new/main.py`); cIoU against
+/// the consensus of the annotators' boxes (Senocak et al.); success = cIoU >= 0.5; AUC over
+/// cIoU thresholds 0, 0.05, ..., 1. Baselines: the whole image and a centred box.
+#[derive(Debug, Parser)]
+#[command(name = "flickr_localize", version)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Output folder of this run (config, data manifest, metrics JSON, pictures, report).
+    #[arg(long, global = true, default_value = "runs/flickr_localize")]
+    pub out: PathBuf,
+    /// Hide progress bars.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Preset {
+    /// Compact model, 128x128 frames, 1 200 scenes: minutes on a CPU (the shipped checkpoint).
+    Compact,
+    /// The paper's ResNet-18 model, 256x256 frames, 10 000 scenes: a GPU run.
+    Paper,
+    /// Seconds: for tests.
+    Tiny,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Maps {
+    /// Eq. 8 (ours, stage 2).
+    Alignment,
+    /// Visual CAMs mixed by the audio classes (multi-task baseline).
+    VisualCam,
+    /// AVC correspondence at every position (class-agnostic baseline).
+    Correspondence,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Localize built-in demo scenes with a checkpoint (the default).
+    Demo {
+        /// Checkpoint directory (model.bpk + model.json).
+        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        checkpoint: PathBuf,
+        /// Number of demo scenes (benchmark test split).
+        #[arg(long, default_value_t = 64)]
+        scenes: u64,
+        /// Overlays to write.
+        #[arg(long, default_value_t = 8)]
+        pictures: usize,
+        /// Prediction threshold on the max-normalised map.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+    },
+    /// Train stage 1 then stage 2 on the offline benchmark (resumes an interrupted run).
+    Train {
+        /// Preset plan.
+        #[arg(long, value_enum, default_value = "compact")]
+        preset: Preset,
+        /// A plan JSON (overrides the preset); `plan.json` of a run is one.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// Run directory (checkpoints, plan.json, final model in `model/`).
+        #[arg(long, default_value = "runs/flickr_train")]
+        run: PathBuf,
+        /// Copy the final model to this checkpoint directory (e.g. to ship it).
+        #[arg(long)]
+        ship: Option<PathBuf>,
+    },
+    /// Evaluate a checkpoint on benchmark test scenes or on a real SoundNet-Flickr test set.
+    Eval {
+        /// Checkpoint directory.
+        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        checkpoint: PathBuf,
+        /// A SoundNet-Flickr test set in the documented layout (docs/datasets.md); default: the
+        /// benchmark's test split.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Benchmark test scenes.
+        #[arg(long, default_value_t = 500)]
+        scenes: u64,
+        /// Which maps.
+        #[arg(long, value_enum, default_value = "alignment")]
+        maps: Maps,
+        /// Prediction threshold on the max-normalised map.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+    },
+    /// Localize the sounds of your own image + audio clip.
+    Localize {
+        /// Checkpoint directory.
+        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        checkpoint: PathBuf,
+        /// The frame (any size; resized to the checkpoint's frame size).
+        #[arg(long)]
+        image: PathBuf,
+        /// The audio (WAV, FLAC, MP3, OGG, M4A; 5 s are used, resampled to 22 050 Hz).
+        #[arg(long)]
+        audio: PathBuf,
+    },
+}

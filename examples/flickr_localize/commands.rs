@@ -1,0 +1,313 @@
+//! What each subcommand does.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use av_align::audio::{
+    ClipPolicy, LogMelConfig, LogMelExtractor, fit_clip, load_mono, peak_normalize, resample,
+};
+use av_align::data::bench::AssetPack;
+use av_align::data::image_io::{load_frame, resize_bilinear};
+use av_align::data::layouts::flickr::FlickrTestLayout;
+use av_align::data::{SkipPolicy, Split};
+use av_align::experiment::flickr::{
+    FlickrPlan, PAPER_TABLE1, evaluate_on_bench, load_checkpoint, markdown_table, train_plan, write_json,
+    write_overlays,
+};
+use av_align::experiment::generate;
+use av_align::metrics::{
+    Baseline, BoxConvention, ConsensusGt, ConsensusRule, PixelBox, PredictionRule, ScoreMap,
+    evaluate_baseline, evaluate_localization,
+};
+use av_align::model::{LocalizeConfig, MapSource};
+use av_align::overlay::{overlay, save_png};
+use av_align::train::{frame_tensor, logmel_tensor};
+use burn::tensor::Device;
+use serde_json::json;
+
+use crate::cli::{Args, Command, Maps, Preset};
+
+pub fn run(args: Args) -> Result<()> {
+    let device = av_align::select_device()?;
+    let progress = !args.quiet;
+    let command = args.command.unwrap_or(Command::Demo {
+        checkpoint: "assets/checkpoints/flickr_compact".into(),
+        scenes: 64,
+        pictures: 8,
+        threshold: 0.5,
+    });
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    match command {
+        Command::Demo { checkpoint, scenes, pictures, threshold } => {
+            demo(&checkpoint, scenes, pictures, threshold, &args.out, &device, progress)
+        }
+        Command::Train { preset, plan, run, ship } => train(preset, plan, &run, ship, &device, progress),
+        Command::Eval { checkpoint, data, scenes, maps, threshold } => match data {
+            Some(root) => eval_real(&checkpoint, &root, threshold, &args.out, &device),
+            None => eval_bench(&checkpoint, scenes, maps, threshold, &args.out, &device, progress),
+        },
+        Command::Localize { checkpoint, image, audio } => {
+            localize_pair(&checkpoint, &image, &audio, &args.out, &device)
+        }
+    }
+}
+
+fn checkpoint_plan(checkpoint: &Path) -> Result<FlickrPlan> {
+    let path = checkpoint.join("plan.json");
+    if !path.is_file() {
+        bail!(
+            "{} has no plan.json (the frame size and data settings of the model); checkpoints written by \
+             `flickr_localize train` have one",
+            checkpoint.display()
+        );
+    }
+    Ok(FlickrPlan::load(&path)?)
+}
+
+fn source(maps: Maps) -> MapSource {
+    match maps {
+        Maps::Alignment => MapSource::Alignment,
+        Maps::VisualCam => MapSource::VisualCam,
+        Maps::Correspondence => MapSource::Correspondence,
+    }
+}
+
+fn demo(
+    checkpoint: &Path,
+    scenes: u64,
+    pictures: usize,
+    threshold: f64,
+    out: &Path,
+    device: &Device,
+    progress: bool,
+) -> Result<()> {
+    let started = Instant::now();
+    let plan = checkpoint_plan(checkpoint)?;
+    let model = load_checkpoint(checkpoint, Some(&plan), device)
+        .with_context(|| format!("loading the checkpoint in {}", checkpoint.display()))?;
+    let data = generate(&plan.data, Split::Test, 0..scenes, progress)?;
+    let rule = PredictionRule::Absolute(threshold);
+    let (report, maps) = evaluate_on_bench(&model, &data, MapSource::Alignment, rule, device)?;
+    let pictures = write_overlays(&data, &maps, &out.join("overlays"), pictures)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let table = markdown_table(&[("coarse-to-fine (Eq. 8), shipped compact checkpoint", &report.flickr)]);
+    write_json(
+        &out.join("config.json"),
+        &json!({"command": "demo", "checkpoint": checkpoint, "scenes": scenes, "threshold": threshold, "plan": plan}),
+    )?;
+    write_json(&out.join("manifest.json"), &manifest(&plan, Split::Test, scenes, &data.truths)?)?;
+    write_json(&out.join("metrics.json"), &report)?;
+    let mut md = format!(
+        "# flickr_localize demo\n\nCheckpoint `{}`; {} benchmark test scenes (levels 1-3, sounding objects boxed), \
+         SoundNet-Flickr protocol (prediction = map > {threshold}, success at cIoU >= 0.5). Device: {}. {:.1} s.\n\n{table}\n",
+        checkpoint.display(),
+        report.scenes,
+        av_align::device::describe(device),
+        seconds
+    );
+    md.push_str("\nThe paper's Table 1 (real SoundNet-Flickr; not comparable in value):\n\n| method | cIoU@0.5 | AUC |\n|---|---|---|\n");
+    for (name, ciou, auc) in PAPER_TABLE1 {
+        md.push_str(&format!("| {name} | {ciou:.3} | {auc:.3} |\n"));
+    }
+    md.push_str("\n## Overlays\n\nLeft to right: input with the sounding boxes, the class-agnostic map, the maps of the two most probable audio classes.\n\n");
+    for p in &pictures {
+        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        md.push_str(&format!("![{name}](overlays/{name})\n\n"));
+    }
+    std::fs::write(out.join("report.md"), md)?;
+    println!("{table}");
+    println!(
+        "{} scenes in {seconds:.1} s; overlays in {}, report {}, metrics {}",
+        report.scenes,
+        out.join("overlays").display(),
+        out.join("report.md").display(),
+        out.join("metrics.json").display()
+    );
+    Ok(())
+}
+
+fn manifest(
+    plan: &FlickrPlan,
+    split: Split,
+    scenes: u64,
+    truths: &[av_align::experiment::SceneTruth],
+) -> Result<serde_json::Value> {
+    let assets = AssetPack::load_default()?;
+    Ok(json!({
+        "generator": plan.data,
+        "asset_fingerprint": assets.fingerprint(),
+        "split": format!("{split:?}"),
+        "scenes": scenes,
+        "ids": truths.iter().map(|t| &t.id).collect::<Vec<_>>(),
+    }))
+}
+
+fn train(
+    preset: Preset,
+    plan_file: Option<PathBuf>,
+    run: &Path,
+    ship: Option<PathBuf>,
+    device: &Device,
+    progress: bool,
+) -> Result<()> {
+    let plan = match plan_file {
+        Some(path) => FlickrPlan::load(&path)?,
+        None => match preset {
+            Preset::Compact => FlickrPlan::compact(),
+            Preset::Paper => FlickrPlan::paper(),
+            Preset::Tiny => FlickrPlan::tiny(),
+        },
+    };
+    let trained = train_plan(&plan, run, device, progress)?;
+    let last =
+        |h: &[av_align::train::EpochLog]| h.last().map(|e| (e.loss.total, e.validation.unwrap_or(f64::NAN)));
+    println!(
+        "trained in {:.0} s: stage 1 final loss / val AUC {:?}, stage 2 {:?}; model in {}",
+        trained.seconds,
+        last(&trained.history[0]),
+        last(&trained.history[1]),
+        run.join("model").display()
+    );
+    if let Some(dir) = ship {
+        std::fs::create_dir_all(&dir)?;
+        for f in ["model.bpk", "model.json"] {
+            std::fs::copy(run.join("model").join(f), dir.join(f))?;
+        }
+        std::fs::copy(run.join("plan.json"), dir.join("plan.json"))?;
+        std::fs::copy(run.join("history.json"), dir.join("history.json"))?;
+        println!("shipped to {}", dir.display());
+    }
+    Ok(())
+}
+
+fn eval_bench(
+    checkpoint: &Path,
+    scenes: u64,
+    maps: Maps,
+    threshold: f64,
+    out: &Path,
+    device: &Device,
+    progress: bool,
+) -> Result<()> {
+    let plan = checkpoint_plan(checkpoint)?;
+    let model = load_checkpoint(checkpoint, Some(&plan), device)?;
+    let data = generate(&plan.data, Split::Test, 0..scenes, progress)?;
+    let (report, _) =
+        evaluate_on_bench(&model, &data, source(maps), PredictionRule::Absolute(threshold), device)?;
+    write_json(&out.join("metrics.json"), &report)?;
+    write_json(&out.join("manifest.json"), &manifest(&plan, Split::Test, scenes, &data.truths)?)?;
+    println!("{}", markdown_table(&[(&format!("{maps:?} maps, {}", checkpoint.display()), &report.flickr)]));
+    Ok(())
+}
+
+/// The real SoundNet-Flickr test set: frames resized to the model's size, whole audio
+/// peak-normalised (MSSL `new/testdata.py`), boxes of all annotators with the consensus rule.
+fn eval_real(checkpoint: &Path, root: &Path, threshold: f64, out: &Path, device: &Device) -> Result<()> {
+    let plan = checkpoint_plan(checkpoint)?;
+    let model = load_checkpoint(checkpoint, Some(&plan), device)?;
+    let (items, load_report) = FlickrTestLayout::new(root).load(SkipPolicy::Skip)?;
+    eprintln!("{}", load_report.summary());
+    let size = plan.data.image_size;
+    let extractor = LogMelExtractor::new(LogMelConfig::paper())?;
+    let mut maps = Vec::new();
+    let mut gts = Vec::new();
+    for item in &items {
+        let frame = resize_bilinear(&load_frame(&item.frame)?, size, size);
+        let audio = load_mono(&item.audio)?;
+        let mut samples = resample(&audio.samples, audio.sample_rate, extractor.sample_rate())?;
+        if samples.len() < 16 * 441 {
+            samples = fit_clip(&samples, 5 * 22_050, ClipPolicy::default())?;
+        }
+        peak_normalize(&mut samples, f32::EPSILON)?;
+        let logmel = extractor.compute(&samples)?;
+        let f = model.features(frame_tensor(&frame, device), logmel_tensor(&logmel, device)?)?;
+        let cfg =
+            LocalizeConfig { output_size: Some([size as usize, size as usize]), ..LocalizeConfig::default() };
+        let loc = model.localize(&f, &cfg)?;
+        maps.push(
+            loc.agnostic
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        );
+        let (sx, sy) = (size as f64 / item.width as f64, size as f64 / item.height as f64);
+        let boxes: Vec<PixelBox> = item
+            .boxes
+            .iter()
+            .map(|b| {
+                PixelBox::new(
+                    (b.bbox.x0 * sx).floor() as i64,
+                    (b.bbox.y0 * sy).floor() as i64,
+                    (b.bbox.x1 * sx).ceil() as i64,
+                    (b.bbox.y1 * sy).ceil() as i64,
+                )
+            })
+            .collect();
+        gts.push(ConsensusGt::from_boxes(
+            &boxes,
+            size as usize,
+            size as usize,
+            BoxConvention::ZeroBasedHalfOpen,
+            ConsensusRule::HalfCapped,
+        )?);
+    }
+    if maps.is_empty() {
+        bail!("no test item could be loaded from {}", root.display());
+    }
+    let views =
+        maps.iter().map(|m| ScoreMap::new(m, size as usize, size as usize)).collect::<Result<Vec<_>, _>>()?;
+    let rule = PredictionRule::Absolute(threshold);
+    let ours = evaluate_localization(&views, &gts, rule, 0.5)?;
+    let whole = evaluate_baseline(Baseline::WholeImage, &gts, rule, 0.5)?;
+    let center = evaluate_baseline(Baseline::CenterBox { fraction: 0.5 }, &gts, rule, 0.5)?;
+    write_json(
+        &out.join("metrics.json"),
+        &json!({"model": ours, "whole_image": whole, "center_box": center, "items": items.len()}),
+    )?;
+    println!("| method | cIoU@0.5 | AUC |\n|---|---|---|");
+    println!("| ours | {:.3} | {:.3} |", ours.success_rate, ours.auc);
+    println!("| whole image | {:.3} | {:.3} |", whole.success_rate, whole.auc);
+    println!("| centre box | {:.3} | {:.3} |", center.success_rate, center.auc);
+    Ok(())
+}
+
+fn localize_pair(checkpoint: &Path, image: &Path, audio: &Path, out: &Path, device: &Device) -> Result<()> {
+    let plan = checkpoint_plan(checkpoint)?;
+    let model = load_checkpoint(checkpoint, Some(&plan), device)?;
+    let size = plan.data.image_size;
+    let original = load_frame(image).with_context(|| format!("reading {}", image.display()))?;
+    let frame = resize_bilinear(&original, size, size);
+    let extractor = LogMelExtractor::new(LogMelConfig::paper())?;
+    let decoded = load_mono(audio).with_context(|| format!("reading {}", audio.display()))?;
+    let samples = resample(&decoded.samples, decoded.sample_rate, extractor.sample_rate())?;
+    let clip = fit_clip(&samples, 5 * 22_050, ClipPolicy::default())?;
+    let logmel = extractor.compute(&clip)?;
+    let f = model.features(frame_tensor(&frame, device), logmel_tensor(&logmel, device)?)?;
+    let (w, h) = original.dimensions();
+    let cfg = LocalizeConfig { output_size: Some([h as usize, w as usize]), ..LocalizeConfig::default() };
+    let loc = model.localize(&f, &cfg)?;
+    let agn = loc
+        .agnostic
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let probs = loc
+        .audio_probs
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let path = out.join("localized.png");
+    save_png(&path, &overlay(&original, &agn, w as usize, h as usize, 0.6)?)?;
+    let names = plan.data.bench.vocabulary.names();
+    let mut ranked: Vec<(usize, f32)> = probs.iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (c, p) in ranked.iter().take(3) {
+        println!("{:>16}: p = {p:.2}", names.get(*c).copied().unwrap_or("?"));
+    }
+    println!("overlay written to {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,322 @@
+//! The SoundNet-Flickr experiment (paper §4.3, Table 1) as library calls: a training plan
+//! (stage 1 then stage 2 on the offline benchmark), evaluation of a checkpoint on benchmark
+//! scenes with the trivial baselines, overlays and a Markdown report. The example
+//! `flickr_localize` is a thin command line over these.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use av_data::Split;
+use av_data::bbox::BBox;
+use av_data::image_io::resize_bilinear;
+use av_data::viz::{draw_box, draw_text, grid};
+use av_metrics::PredictionRule;
+use burn::tensor::Device;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::experiment::bench::{BenchData, BenchDataConfig, generate};
+use crate::experiment::eval::{FlickrReport, SceneMaps, flickr_evaluate, localize_all};
+use crate::model::{AvModel, AvModelConfig, LocalizeConfig, MapSource, Stage};
+use crate::overlay::{overlay, save_png};
+use crate::train::{EpochLog, TrainConfig, Trainer, load_model, load_model_for, save_model};
+
+/// Everything that defines a training run of the Flickr experiment (stored as `plan.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlickrPlan {
+    /// The model.
+    pub model: AvModelConfig,
+    /// The benchmark data (generator settings and frame size).
+    pub data: BenchDataConfig,
+    /// Training scenes (train split, indices `0..train_scenes`).
+    pub train_scenes: u64,
+    /// Validation scenes (val split) for the per-epoch hook.
+    pub val_scenes: u64,
+    /// Stage-1 settings.
+    pub stage1: TrainConfig,
+    /// Stage-2 settings.
+    pub stage2: TrainConfig,
+    /// Seed of the model initialisation.
+    pub init_seed: u64,
+}
+
+impl FlickrPlan {
+    /// The compact preset that produced the shipped checkpoint: compact model on 128x128 frames,
+    /// 1 200 benchmark scenes, 12 + 12 epochs of SGD (lr 0.02, batch 16), about 10 minutes on
+    /// 2 CPU cores.
+    pub fn compact() -> Self {
+        let stage1 = TrainConfig { epochs: 12, lr: 0.02, ..TrainConfig::mssl_new(Stage::One) };
+        let stage2 = TrainConfig { epochs: 12, lr: 0.02, ..TrainConfig::mssl_new(Stage::Two) };
+        Self {
+            model: AvModelConfig::compact(15),
+            data: BenchDataConfig::localization(2020, 128),
+            train_scenes: 1200,
+            val_scenes: 64,
+            stage1,
+            stage2,
+            init_seed: 7,
+        }
+    }
+
+    /// The paper's model and MSSL `new/` settings (ResNet-18 trunks, 256x256 frames, 10 000
+    /// pairs, 20 + 20 epochs, lr 1e-3 then 1e-4): a GPU-sized run.
+    pub fn paper() -> Self {
+        Self {
+            model: AvModelConfig::paper(15),
+            data: BenchDataConfig::localization(2020, 256),
+            train_scenes: 10_000,
+            val_scenes: 256,
+            stage1: TrainConfig::mssl_new(Stage::One),
+            stage2: TrainConfig::mssl_new(Stage::Two),
+            init_seed: 7,
+        }
+    }
+
+    /// A tiny plan for tests (seconds).
+    pub fn tiny() -> Self {
+        let mut model =
+            AvModelConfig::compact(15).with_projection_hidden(32).with_embedding_dim(16).with_avc_hidden(8);
+        model.visual = model.visual.with_base_width(4);
+        model.audio = model.audio.with_base_width(4);
+        let stage1 = TrainConfig { epochs: 1, batch_size: 4, lr: 0.02, ..TrainConfig::mssl_new(Stage::One) };
+        let stage2 = TrainConfig { epochs: 1, batch_size: 4, lr: 0.02, ..TrainConfig::mssl_new(Stage::Two) };
+        Self {
+            model,
+            data: BenchDataConfig::localization(2020, 64),
+            train_scenes: 8,
+            val_scenes: 4,
+            stage1,
+            stage2,
+            init_seed: 7,
+        }
+    }
+
+    /// Reads a plan from JSON.
+    ///
+    /// # Errors
+    /// [`Error::Io`], [`Error::Config`] for invalid JSON (with line and column).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Writes the plan as JSON.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_json(path, self)
+    }
+}
+
+/// Writes a value as pretty JSON, atomically (temporary file, then rename).
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let json = serde_json::to_string_pretty(value).map_err(|e| Error::io(path, e))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// The result of [`train_plan`].
+#[derive(Debug)]
+pub struct TrainedPlan {
+    /// The stage-1 model.
+    pub stage1: AvModel,
+    /// The stage-2 model.
+    pub stage2: AvModel,
+    /// Histories of the two stages.
+    pub history: [Vec<EpochLog>; 2],
+    /// Wall time in seconds (this process; a resumed run counts only what it did).
+    pub seconds: f64,
+}
+
+/// Trains stage 1 then stage 2 of `plan` in `run_dir` (`stage1/`, `stage2/` with checkpoints,
+/// `plan.json`, `model_stage1/`, `model/` with the final weights). Interrupted runs resume.
+///
+/// # Errors
+/// [`Error::Checkpoint`] when `run_dir` holds a run of another plan; data and training errors.
+pub fn train_plan(plan: &FlickrPlan, run_dir: &Path, device: &Device, progress: bool) -> Result<TrainedPlan> {
+    let started = Instant::now();
+    let plan_path = run_dir.join("plan.json");
+    if plan_path.is_file() {
+        let existing = FlickrPlan::load(&plan_path)?;
+        let same = serde_json::to_value(&existing).ok() == serde_json::to_value(plan).ok();
+        if !same {
+            return Err(Error::Checkpoint {
+                path: run_dir.to_path_buf(),
+                detail: "holds a run of another plan; choose another --run directory".into(),
+            });
+        }
+    } else {
+        plan.save(&plan_path)?;
+    }
+    if progress {
+        eprintln!("generating {} training and {} validation scenes ...", plan.train_scenes, plan.val_scenes);
+    }
+    let train = generate(&plan.data, Split::Train, 0..plan.train_scenes, progress)?;
+    let val = generate(&plan.data, Split::Val, 0..plan.val_scenes.max(1), false)?;
+    device.seed(plan.init_seed);
+    let init = plan.model.init(device)?;
+    let val_device = device.clone();
+    let hook = |source: MapSource| {
+        let val = val.clone();
+        let device = val_device.clone();
+        move |model: &AvModel, _epoch: usize| -> Result<f64> {
+            let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
+            let maps = localize_all(model, &val, &cfg, 16, &device)?;
+            Ok(flickr_evaluate(&maps, &val.truths, PredictionRule::Absolute(0.5))?.model.auc)
+        }
+    };
+    if progress {
+        eprintln!("stage 1 (classification + AVC), validation AUC with visual CAMs");
+    }
+    let s1 = Trainer::new(plan.stage1.clone(), run_dir.join("stage1"))?
+        .with_progress(progress)
+        .with_validation(Box::new(hook(MapSource::VisualCam)))
+        .fit(init, &plan.model, &train.dataset, device)?;
+    save_model(&s1.model, &plan.model, &run_dir.join("model_stage1"))?;
+    if progress {
+        eprintln!("stage 2 (+ alignment), validation AUC with Eq. 8 maps");
+    }
+    let s2 = Trainer::new(plan.stage2.clone(), run_dir.join("stage2"))?
+        .with_progress(progress)
+        .with_validation(Box::new(hook(MapSource::Alignment)))
+        .fit(s1.model.clone(), &plan.model, &train.dataset, device)?;
+    save_model(&s2.model, &plan.model, &run_dir.join("model"))?;
+    write_json(&run_dir.join("history.json"), &[&s1.history, &s2.history])?;
+    Ok(TrainedPlan {
+        stage1: s1.model,
+        stage2: s2.model,
+        history: [s1.history, s2.history],
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Loads a checkpoint directory (`model.bpk` + `model.json`), checking it against the plan's
+/// model when a plan is given.
+///
+/// # Errors
+/// As [`load_model`] / [`load_model_for`].
+pub fn load_checkpoint(dir: &Path, plan: Option<&FlickrPlan>, device: &Device) -> Result<AvModel> {
+    match plan {
+        Some(p) => load_model_for(dir, &p.model, device),
+        None => Ok(load_model(dir, device)?.0),
+    }
+}
+
+/// Scores of one evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Which maps.
+    pub source: MapSource,
+    /// Number of scenes.
+    pub scenes: usize,
+    /// cIoU / AUC of the model and the baselines.
+    pub flickr: FlickrReport,
+}
+
+/// Localizes benchmark test scenes `0..scenes` with `model` and scores them.
+///
+/// # Errors
+/// Data, model and metric errors.
+pub fn evaluate_on_bench(
+    model: &AvModel,
+    data: &BenchData,
+    source: MapSource,
+    rule: PredictionRule,
+    device: &Device,
+) -> Result<(EvalReport, Vec<SceneMaps>)> {
+    let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
+    let maps = localize_all(model, data, &cfg, 16, device)?;
+    let flickr = flickr_evaluate(&maps, &data.truths, rule)?;
+    Ok((EvalReport { source, scenes: maps.len(), flickr }, maps))
+}
+
+/// Writes one picture per scene: the frame with its sounding boxes, the class-agnostic overlay
+/// and the per-class overlays of the two most probable audio classes. Returns the paths.
+///
+/// # Errors
+/// [`Error::Io`], [`Error::Shape`].
+pub fn write_overlays(
+    data: &BenchData,
+    maps: &[SceneMaps],
+    dir: &Path,
+    count: usize,
+) -> Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for (i, (m, truth)) in maps.iter().zip(&data.truths).take(count).enumerate() {
+        // Pictures are drawn at >= 256 px whatever the model's frame size.
+        let small = &data.dataset.samples()[i].frame;
+        let side = small.width().max(256);
+        let scale = side as f64 / small.width() as f64;
+        let frame = &resize_bilinear(small, side, side);
+        let mut annotated = frame.clone();
+        for o in truth.objects.iter().filter(|o| o.sounding) {
+            let b = BBox::new(o.bbox[0] * scale, o.bbox[1] * scale, o.bbox[2] * scale, o.bbox[3] * scale);
+            draw_box(&mut annotated, &b, [0, 255, 0], 2, false);
+        }
+        label(&mut annotated, "input + sounding boxes");
+        let mut tiles = vec![annotated];
+        let mut agn = overlay(frame, &m.agnostic, m.size, m.size, 0.6)?;
+        label(&mut agn, "all sounds");
+        tiles.push(agn);
+        let mut order: Vec<usize> = (0..m.audio_probs.len()).collect();
+        order.sort_by(|&a, &b| m.audio_probs[b].total_cmp(&m.audio_probs[a]));
+        let plane = m.size * m.size;
+        for &c in order.iter().take(2) {
+            let mut t = overlay(frame, &m.per_class[c * plane..(c + 1) * plane], m.size, m.size, 0.6)?;
+            let name = data.class_names.get(c).map_or("?", String::as_str);
+            let sounds =
+                if truth.objects.iter().any(|o| o.sounding && o.class == c) { "plays" } else { "silent" };
+            label(&mut t, &format!("{name} p={:.2} ({sounds})", m.audio_probs[c]));
+            tiles.push(t);
+        }
+        let picture = grid(&tiles, tiles.len() as u32, 4, [255, 255, 255]);
+        let path = dir.join(format!("{}.png", truth.id));
+        save_png(&path, &picture)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+fn label(img: &mut RgbImage, text: &str) {
+    draw_text(img, 4, 4, text, 2, [255, 255, 255], Some([0, 0, 0]));
+}
+
+/// A Markdown table of a Flickr-style evaluation, our numbers beside the paper's.
+pub fn markdown_table(rows: &[(&str, &FlickrReport)]) -> String {
+    let mut s = String::from(
+        "| method | cIoU@0.5 | AUC | whole image cIoU@0.5 / AUC | centre box cIoU@0.5 / AUC |\n|---|---|---|---|---|\n",
+    );
+    for (name, r) in rows {
+        s.push_str(&format!(
+            "| {name} | {:.3} | {:.3} | {:.3} / {:.3} | {:.3} / {:.3} |\n",
+            r.model.success_rate,
+            r.model.auc,
+            r.whole_image.success_rate,
+            r.whole_image.auc,
+            r.center_box.success_rate,
+            r.center_box.auc
+        ));
+    }
+    s
+}
+
+/// The paper's Table 1 rows on SoundNet-Flickr (cIoU@0.5, AUC; `shared/paper`, Table 1), for
+/// reference beside ours. They are on real SoundNet-Flickr, ours on the offline benchmark: the
+/// numbers are not comparable, the ordering against the baselines is.
+pub const PAPER_TABLE1: [(&str, f64, f64); 6] = [
+    ("Random", 0.072, 0.307),
+    ("Attention 10K (Senocak et al.)", 0.436, 0.449),
+    ("DMC AudioSet", 0.416, 0.452),
+    ("CAVL AudioSet", 0.500, 0.492),
+    ("Ours 10K (paper)", 0.522, 0.496),
+    ("Ours 20K (paper)", 0.538, 0.506),
+];

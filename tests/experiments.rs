@@ -1,0 +1,102 @@
+//! The experiments behind the examples run end to end on tiny configurations, and the shipped
+//! checkpoint reproduces the numbers recorded in docs/results.md.
+
+use std::path::{Path, PathBuf};
+
+use av_align::data::Split;
+use av_align::experiment::flickr::{
+    FlickrPlan, evaluate_on_bench, load_checkpoint, train_plan, write_overlays,
+};
+use av_align::experiment::generate;
+use av_align::experiment::multisource::{MultiSourcePlan, markdown_table2, run_multisource};
+use av_align::metrics::PredictionRule;
+use av_align::model::MapSource;
+use burn::tensor::Device;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("av-align-exp-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn flickr_plan_trains_resumes_and_evaluates_with_pictures() {
+    let device = Device::flex();
+    let run = tmp("flickr");
+    let plan = FlickrPlan::tiny();
+    let trained = train_plan(&plan, &run, &device, false).unwrap();
+    assert_eq!(trained.history[0].len(), 1);
+    assert!(trained.history[1][0].validation.is_some_and(|v| (0.0..=1.0).contains(&v)));
+    for f in ["plan.json", "history.json", "model/model.bpk", "model/model.json", "model_stage1/model.bpk"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    // A second call resumes from the finished checkpoints instead of retraining.
+    let again = train_plan(&plan, &run, &device, false).unwrap();
+    assert_eq!(again.history[1].len(), 1);
+    // Another plan in the same run directory is refused.
+    let mut other = FlickrPlan::tiny();
+    other.train_scenes = 12;
+    assert!(train_plan(&other, &run, &device, false).is_err());
+    // Evaluation, metrics JSON and overlays.
+    let model = load_checkpoint(&run.join("model"), Some(&plan), &device).unwrap();
+    let data = generate(&plan.data, Split::Test, 0..6, false).unwrap();
+    let (report, maps) =
+        evaluate_on_bench(&model, &data, MapSource::Alignment, PredictionRule::Absolute(0.5), &device)
+            .unwrap();
+    assert_eq!(report.scenes, 6);
+    for s in [&report.flickr.model, &report.flickr.whole_image, &report.flickr.center_box] {
+        assert!((0.0..=1.0).contains(&s.auc) && (0.0..=1.0).contains(&s.success_rate));
+    }
+    let json = serde_json::to_string(&report).unwrap();
+    let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(back["flickr"]["model"]["auc"].is_number());
+    let pictures = write_overlays(&data, &maps, &run.join("overlays"), 2).unwrap();
+    assert_eq!(pictures.len(), 2);
+    let img = image::open(&pictures[0]).unwrap();
+    assert!(img.width() >= 4 * 256);
+    std::fs::remove_dir_all(&run).ok();
+}
+
+#[test]
+fn multisource_table_has_three_methods_and_levels() {
+    let device = Device::flex();
+    let run = tmp("multisource");
+    let report = run_multisource(&MultiSourcePlan::tiny(), &run, &device, false).unwrap();
+    assert_eq!(report.rows.len(), 3);
+    for row in &report.rows {
+        assert!(!row.levels.is_empty());
+        for l in &row.levels {
+            assert!((0.0..=1.0).contains(&l.success) && (0.0..=1.0).contains(&l.auc), "{l:?}");
+            assert_eq!(l.threshold, if l.level == 3 { 0.3 } else { 0.5 });
+        }
+    }
+    let table = markdown_table2(&report);
+    assert!(table.contains("Ours") && table.contains("AVC"));
+    assert!(run.join("metrics.json").is_file());
+    std::fs::remove_dir_all(&run).ok();
+}
+
+/// The numbers `flickr_localize` (no arguments) prints with the shipped checkpoint, recorded in
+/// `assets/checkpoints/flickr_compact/demo_metrics.json` and docs/results.md.
+#[test]
+fn shipped_checkpoint_reproduces_the_recorded_demo_numbers() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/checkpoints/flickr_compact");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("demo_metrics.json")).unwrap()).unwrap();
+    let device = Device::flex();
+    let plan = FlickrPlan::load(&dir.join("plan.json")).unwrap();
+    let model = load_checkpoint(&dir, Some(&plan), &device).unwrap();
+    let scenes = recorded["scenes"].as_u64().unwrap();
+    let data = generate(&plan.data, Split::Test, 0..scenes, false).unwrap();
+    let (report, _) =
+        evaluate_on_bench(&model, &data, MapSource::Alignment, PredictionRule::Absolute(0.5), &device)
+            .unwrap();
+    // Tolerance: 1e-6 on the AUC / success rate (same code, same data; only summation order of
+    // the CPU kernels could differ).
+    let close = |got: f64, key: &str| {
+        let want = recorded["flickr"]["model"][key].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-6, "{key}: {got} vs recorded {want}");
+    };
+    close(report.flickr.model.auc, "auc");
+    close(report.flickr.model.success_rate, "success_rate");
+}
