@@ -1,6 +1,8 @@
 //! The experiments behind the examples run end to end on tiny configurations, and the shipped
 //! checkpoint reproduces the numbers recorded in docs/results.md.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use av_align::data::Split;

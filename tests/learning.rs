@@ -8,6 +8,8 @@
 //! for the stage-1 model, 0.082 / 0.094 / 0.111 for its visual CAM, and 0.0625 for a uniform map.
 //! `TOY_*` environment variables override the settings for exploration.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Instant;

@@ -1,6 +1,8 @@
 //! The coarse-to-fine model: shapes, typed errors, Grad-CAM vs CAM, localization vs the official
 //! code's formulas, checkpoints and exact resume.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::PathBuf;

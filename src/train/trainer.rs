@@ -223,7 +223,7 @@ impl<'a> Trainer<'a> {
                     bar.inc(1);
                 }
                 if cfg.checkpoint_every > 0
-                    && state.global_step % cfg.checkpoint_every == 0
+                    && state.global_step.is_multiple_of(cfg.checkpoint_every)
                     && state.step_in_epoch < steps_per_epoch
                 {
                     save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;

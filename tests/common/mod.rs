@@ -2,6 +2,7 @@
 //! disc) make two kinds of sounds (low-band pulses, a high-band hum); scenes show one or both,
 //! and one or both sound.
 #![allow(dead_code, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use av_align::data::rng::SplitMix64;
 use av_align::train::{InMemoryDataset, Sample};

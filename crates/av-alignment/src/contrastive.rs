@@ -114,7 +114,8 @@ pub fn alignment_loss(
     }
     finite(&audio, "audio embeddings")?;
     finite(&visual, "visual embeddings")?;
-    if !(config.margin > 0.0) || !(0.0..1.0).contains(&config.threshold) {
+    let margin_ok = config.margin.is_finite() && config.margin > 0.0;
+    if !margin_ok || !(0.0..1.0).contains(&config.threshold) {
         return Err(AlignError::Config(format!(
             "margin must be > 0 and threshold in [0, 1), got margin {} threshold {}",
             config.margin, config.threshold

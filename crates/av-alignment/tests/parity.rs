@@ -2,6 +2,8 @@
 //! (`tools/reference/make_alignment_fixtures.py`, float64 reference stored as f32).
 //! Tolerance: 1e-5 relative to the reference's scale (f32 arithmetic).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use av_alignment::{

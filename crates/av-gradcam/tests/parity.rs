@@ -1,6 +1,8 @@
 //! Grad-CAM and Grad-CAM++ against `pytorch_grad_cam` 1.5.7 on the same small network and
 //! weights (`tools/reference/make_gradcam_fixtures.py`), and against finite differences.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use av_gradcam::{

@@ -1,5 +1,6 @@
 //! Reading the committed safetensors fixtures and comparing tensors.
 #![allow(dead_code, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::path::Path;
