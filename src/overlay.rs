@@ -45,7 +45,8 @@ pub fn overlay(frame: &RgbImage, map: &[f32], width: usize, height: usize, alpha
         let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
         let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
         let at = |xx: usize, yy: usize| map[yy * width + xx];
-        (at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx) * (1.0 - ty) + (at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx) * ty
+        (at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx) * (1.0 - ty)
+            + (at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx) * ty
     };
     Ok(RgbImage::from_fn(w, h, |x, y| {
         let m = sample(x, y).clamp(0.0, 1.0);

@@ -9,4 +9,6 @@ pub use bench::{BenchData, BenchDataConfig, SceneTruth, TruthObject, generate};
 pub use eval::{
     FlickrReport, SceneMaps, class_aware_evaluate, flickr_evaluate, flickr_ground_truth, localize_all,
 };
+pub mod ave;
 pub mod multisource;
+pub mod retrieval;
