@@ -272,7 +272,12 @@ pub fn write_overlays(
         order.sort_by(|&a, &b| m.audio_probs[b].total_cmp(&m.audio_probs[a]));
         let plane = m.size * m.size;
         for &c in order.iter().take(2) {
-            let mut t = overlay(frame, &m.per_class[c * plane..(c + 1) * plane], m.size, m.size, 0.6)?;
+            // Each class map is shown divided by its own maximum (its values are cosines in [0, 1]).
+            let class_map = &m.per_class[c * plane..(c + 1) * plane];
+            let peak = class_map.iter().fold(0.0f32, |a, &b| a.max(b));
+            let shown: Vec<f32> =
+                class_map.iter().map(|&v| if peak > 0.0 { v / peak } else { 0.0 }).collect();
+            let mut t = overlay(frame, &shown, m.size, m.size, 0.6)?;
             let name = data.class_names.get(c).map_or("?", String::as_str);
             let sounds =
                 if truth.objects.iter().any(|o| o.sounding && o.class == c) { "plays" } else { "silent" };
