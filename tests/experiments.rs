@@ -102,3 +102,32 @@ fn shipped_checkpoint_reproduces_the_recorded_demo_numbers() {
     close(report.flickr.model.auc, "auc");
     close(report.flickr.model.success_rate, "success_rate");
 }
+
+/// The real-data paths read the documented SoundNet-Flickr layouts; the benchmark writer
+/// produces exactly those layouts, so a written copy stands in for the real dataset.
+#[test]
+fn real_flickr_training_layout_trains_through_the_same_code() {
+    use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
+    use av_align::experiment::flickr::{load_flickr_train, train_plan_on};
+    use std::sync::Arc;
+    let root = tmp("real-layout");
+    let generator =
+        Generator::new(Arc::new(AssetPack::load_default().unwrap()), BenchConfig::localization(5)).unwrap();
+    let writer =
+        DatasetWriter::new(&root, Layout::Flickr, generator.config().clone(), WriteOptions::default())
+            .unwrap();
+    let scenes = generator.scenes(Split::Train, 0..8).unwrap();
+    let records = scenes.iter().map(|s| writer.write_scene(s)).collect::<Result<Vec<_>, _>>().unwrap();
+    writer.finish(records, generator.assets().fingerprint()).unwrap();
+    let (data, report) = load_flickr_train(&root.join("train"), 64).unwrap();
+    assert_eq!(data.len(), 8, "{}", report.summary());
+    assert_eq!(data.num_classes(), 15);
+    let run = root.join("run");
+    let trained = train_plan_on(&FlickrPlan::tiny(), &data, &run, &Device::flex(), false).unwrap();
+    assert_eq!(trained.history[1].len(), 1);
+    assert!(run.join("model/model.bpk").is_file());
+    // A layout without labels is refused with a message naming the directory.
+    let err = load_flickr_train(&root.join("nowhere"), 64).unwrap_err();
+    assert!(err.to_string().contains("nowhere"), "{err}");
+    std::fs::remove_dir_all(&root).ok();
+}

@@ -74,6 +74,12 @@ pub enum Command {
         /// Copy the final model to this checkpoint directory (e.g. to ship it).
         #[arg(long)]
         ship: Option<PathBuf>,
+        /// Train on a real SoundNet-Flickr training set in the documented layout (frames/, audio/,
+        /// pseudo_labels.json or labels_a.npy + labels_v.npy; docs/datasets.md) instead of the
+        /// benchmark; the plan's model, frame size and stages are used, the classes come from the
+        /// labels.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
     /// Evaluate a checkpoint on benchmark test scenes or on a real SoundNet-Flickr test set.
     Eval {

@@ -12,8 +12,8 @@ use av_align::data::image_io::{load_frame, resize_bilinear};
 use av_align::data::layouts::flickr::FlickrTestLayout;
 use av_align::data::{SkipPolicy, Split};
 use av_align::experiment::flickr::{
-    FlickrPlan, PAPER_TABLE1, evaluate_on_bench, load_checkpoint, markdown_table, train_plan, write_json,
-    write_overlays,
+    FlickrPlan, PAPER_TABLE1, evaluate_on_bench, load_checkpoint, load_flickr_train, markdown_table,
+    train_plan, train_plan_on, write_json, write_overlays,
 };
 use av_align::experiment::generate;
 use av_align::metrics::{
@@ -42,7 +42,9 @@ pub fn run(args: Args) -> Result<()> {
         Command::Demo { checkpoint, scenes, pictures, threshold } => {
             demo(&checkpoint, scenes, pictures, threshold, &args.out, &device, progress)
         }
-        Command::Train { preset, plan, run, ship } => train(preset, plan, &run, ship, &device, progress),
+        Command::Train { preset, plan, run, ship, data } => {
+            train(preset, plan, &run, ship, data, &device, progress)
+        }
         Command::Eval { checkpoint, data, scenes, maps, threshold } => match data {
             Some(root) => eval_real(&checkpoint, &root, threshold, &args.out, &device),
             None => eval_bench(&checkpoint, scenes, maps, threshold, &args.out, &device, progress),
@@ -148,6 +150,7 @@ fn train(
     plan_file: Option<PathBuf>,
     run: &Path,
     ship: Option<PathBuf>,
+    data: Option<PathBuf>,
     device: &Device,
     progress: bool,
 ) -> Result<()> {
@@ -159,7 +162,14 @@ fn train(
             Preset::Tiny => FlickrPlan::tiny(),
         },
     };
-    let trained = train_plan(&plan, run, device, progress)?;
+    let trained = match data {
+        Some(root) => {
+            let (dataset, report) = load_flickr_train(&root, plan.data.image_size)?;
+            eprintln!("{} ({} usable pairs)", report.summary(), dataset.len());
+            train_plan_on(&plan, &dataset, run, device, progress)?
+        }
+        None => train_plan(&plan, run, device, progress)?,
+    };
     let last =
         |h: &[av_align::train::EpochLog]| h.last().map(|e| (e.loss.total, e.validation.unwrap_or(f64::NAN)));
     println!(

@@ -138,6 +138,105 @@ pub struct TrainedPlan {
     pub seconds: f64,
 }
 
+/// Loads a SoundNet-Flickr training set in the documented layout (docs/datasets.md §2.1):
+/// frames resized to `image_size`, the first 5 s of audio at 22 050 Hz as log-mels, and the
+/// soft pseudo labels (`pseudo_labels.json` or `labels_a.npy` + `labels_v.npy`), in parallel.
+/// Items with problems are skipped and counted in the returned report.
+///
+/// # Errors
+/// [`Error::Config`] when the layout has no pseudo labels or no usable pair; data and audio
+/// errors for whole-file problems.
+pub fn load_flickr_train(
+    root: &Path,
+    image_size: u32,
+) -> Result<(crate::train::InMemoryDataset, av_data::LoadReport)> {
+    use av_data::layouts::flickr::FlickrTrainLayout;
+    use rayon::prelude::*;
+    let (set, report) = FlickrTrainLayout::new(root).load(av_data::SkipPolicy::Skip)?;
+    let extractor = av_audio::LogMelExtractor::new(av_audio::LogMelConfig::paper())?;
+    let samples = set
+        .pairs
+        .par_iter()
+        .filter_map(|pair| {
+            let labels = pair.labels.as_ref()?;
+            let frame = pair.load_frame().ok()?;
+            let frame = if frame.dimensions() == (image_size, image_size) {
+                frame
+            } else {
+                resize_bilinear(&frame, image_size, image_size)
+            };
+            let logmel = extractor.compute(&pair.load_audio().ok()?).ok()?;
+            Some(crate::train::Sample {
+                frame,
+                logmel,
+                labels_a: labels.audio.clone(),
+                labels_v: labels.visual.clone(),
+            })
+        })
+        .collect::<Vec<_>>();
+    if samples.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no training pair with frame, audio and pseudo labels ({})",
+            root.display(),
+            report.summary()
+        )));
+    }
+    Ok((crate::train::InMemoryDataset::new(samples)?, report))
+}
+
+/// Trains stage 1 then stage 2 of `plan` on a given training set (e.g. real SoundNet-Flickr
+/// pairs from [`load_flickr_train`]), without a validation hook; the model's class count is
+/// taken from the data. Same run-directory layout and resume as [`train_plan`].
+///
+/// # Errors
+/// As [`train_plan`].
+pub fn train_plan_on(
+    plan: &FlickrPlan,
+    train: &crate::train::InMemoryDataset,
+    run_dir: &Path,
+    device: &Device,
+    progress: bool,
+) -> Result<TrainedPlan> {
+    let started = Instant::now();
+    let mut plan = plan.clone();
+    plan.model.num_classes = train.num_classes();
+    let plan_path = run_dir.join("plan.json");
+    if plan_path.is_file() {
+        let existing = FlickrPlan::load(&plan_path)?;
+        if serde_json::to_value(&existing).ok() != serde_json::to_value(&plan).ok() {
+            return Err(Error::Checkpoint {
+                path: run_dir.to_path_buf(),
+                detail: "holds a run of another plan; choose another --run directory".into(),
+            });
+        }
+    } else {
+        plan.save(&plan_path)?;
+    }
+    device.seed(plan.init_seed);
+    let init = plan.model.init(device)?;
+    let s1 = Trainer::new(plan.stage1.clone(), run_dir.join("stage1"))?.with_progress(progress).fit(
+        init,
+        &plan.model,
+        train,
+        device,
+    )?;
+    save_model(&s1.model, &plan.model, &run_dir.join("model_stage1"))?;
+    let s2 = Trainer::new(plan.stage2.clone(), run_dir.join("stage2"))?.with_progress(progress).fit(
+        s1.model.clone(),
+        &plan.model,
+        train,
+        device,
+    )?;
+    save_model(&s2.model, &plan.model, &run_dir.join("model"))?;
+    write_json(&run_dir.join("history.json"), &[&s1.history, &s2.history])?;
+    Ok(TrainedPlan {
+        stage1: s1.model,
+        stage2: s2.model,
+        history: [s1.history, s2.history],
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
 /// Trains stage 1 then stage 2 of `plan` in `run_dir` (`stage1/`, `stage2/` with checkpoints,
 /// `plan.json`, `model_stage1/`, `model/` with the final weights). Interrupted runs resume.
 ///
