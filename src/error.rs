@@ -29,6 +29,9 @@ pub enum Error {
     /// Metrics.
     #[error(transparent)]
     Metrics(#[from] av_metrics::MetricsError),
+    /// Visually guided sound separation.
+    #[error(transparent)]
+    Separation(#[from] av_separation::SeparationError),
     /// An input tensor has the wrong shape.
     #[error("{what}: expected {expected}, got {found:?}")]
     Shape {

@@ -52,3 +52,7 @@ pub use av_gradcam as gradcam;
 pub use av_alignment as alignment;
 
 pub use error::{Error, Result};
+
+/// Visually guided sound separation: Sound-of-Pixels' mix-and-separate with pluggable guidance
+/// (crate `av-separation`).
+pub use av_separation as separation;

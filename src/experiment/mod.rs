@@ -12,3 +12,4 @@ pub use eval::{
 pub mod ave;
 pub mod multisource;
 pub mod retrieval;
+pub mod separation;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 
 use av_data::Split;
-use av_data::bench::Generator;
+use av_data::bench::{Generator, Scene};
 use av_data::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +122,15 @@ impl BenchClips {
     /// [`SeparationError::Data`] from the generator.
     pub fn generate(generator: &Generator, split: Split, range: Range<u64>) -> Result<Self> {
         let scenes = generator.scenes(split, range)?;
+        Self::from_scenes(scenes, generator.config().clip.sample_rate)
+    }
+
+    /// The same from scenes already generated (e.g. when the caller also needs their frames:
+    /// take the images out first, the audio is moved out of the scenes here).
+    ///
+    /// # Errors
+    /// [`SeparationError::Shape`] for a scene whose stems do not match its sounding objects.
+    pub fn from_scenes(scenes: Vec<Scene>, sample_rate: u32) -> Result<Self> {
         let mut solos = Vec::new();
         let mut duets = Vec::new();
         for scene in scenes {
@@ -148,7 +157,7 @@ impl BenchClips {
                 }
             }
         }
-        Ok(Self { sample_rate: generator.config().clip.sample_rate, solos, duets })
+        Ok(Self { sample_rate, solos, duets })
     }
 
     /// Training mixtures: `solo_pairs` pairs of solos of different classes, followed by every
