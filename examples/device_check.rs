@@ -10,7 +10,7 @@
 use anyhow::{Result, anyhow, bail};
 use av_align::backbones::{ResNetConfig, UnetConfig};
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor};
 
 fn max_rel_diff(a: Tensor<4>, b: Tensor<4>) -> Result<f32> {
     let read = |t: Tensor<4>| {
@@ -37,7 +37,7 @@ fn main() -> Result<()> {
 
     let unet = UnetConfig::new().with_ngf(8).init(&cpu);
     let x = Tensor::<4>::random([1, 1, 256, 256], Distribution::Default, &cpu);
-    let x_dev = Tensor::<4>::from_data(TensorData::from(x.to_data()), &device);
+    let x_dev = Tensor::<4>::from_data(x.to_data(), &device);
     let diff = max_rel_diff(unet.clone().fork(&device).forward(x_dev), unet.forward(x))?;
     println!("U-Net-7 (ngf 8) forward, 1x1x256x256: max relative difference {diff:.2e}");
     worst = worst.max(diff);
