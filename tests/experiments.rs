@@ -131,3 +131,40 @@ fn real_flickr_training_layout_trains_through_the_same_code() {
     assert!(err.to_string().contains("nowhere"), "{err}");
     std::fs::remove_dir_all(&root).ok();
 }
+
+#[test]
+fn multisource_runs_on_an_audioset_layout() {
+    use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
+    use av_align::data::layouts::audioset::AudioSetLayout;
+    use av_align::experiment::multisource::{load_audioset_split, run_multisource_on};
+    use std::sync::Arc;
+    let root = tmp("audioset-layout");
+    let generator =
+        Generator::new(Arc::new(AssetPack::load_default().unwrap()), BenchConfig::localization(9)).unwrap();
+    let writer =
+        DatasetWriter::new(&root, Layout::AudioSet, generator.config().clone(), WriteOptions::default())
+            .unwrap();
+    let mut scenes = generator.scenes(Split::Train, 0..8).unwrap();
+    scenes.extend(generator.scenes(Split::Test, 0..6).unwrap());
+    let records = scenes.iter().map(|s| writer.write_scene(s)).collect::<Result<Vec<_>, _>>().unwrap();
+    writer.finish(records, generator.assets().fingerprint()).unwrap();
+    let (train, r1) = load_audioset_split(&AudioSetLayout::split(&root, "train"), 64).unwrap();
+    let (test, r2) = load_audioset_split(&AudioSetLayout::split(&root, "test"), 64).unwrap();
+    assert!(train.dataset.len() >= 8, "{}", r1.summary());
+    assert!(
+        !test.truths.is_empty() && test.truths.iter().all(|t| t.objects.iter().any(|o| o.sounding)),
+        "{}",
+        r2.summary()
+    );
+    let report = run_multisource_on(
+        &MultiSourcePlan::tiny(),
+        &train.dataset,
+        &test,
+        &root.join("run"),
+        &Device::flex(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.rows.len(), 3);
+    std::fs::remove_dir_all(&root).ok();
+}

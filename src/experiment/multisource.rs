@@ -11,11 +11,13 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::experiment::bench::{SceneTruth, TruthObject, generate};
+use av_data::layouts::audioset::AudioSetLayout;
+
+use crate::experiment::bench::{BenchData, SceneTruth, TruthObject, generate};
 use crate::experiment::eval::{SceneMaps, class_aware_evaluate, localize_all};
-use crate::experiment::flickr::{FlickrPlan, train_plan, write_json};
+use crate::experiment::flickr::{FlickrPlan, train_plan, train_plan_on, write_json};
 use crate::model::{AvModel, LocalizeConfig, MapSource, Method};
-use crate::train::{Trainer, save_model};
+use crate::train::{Sample, Trainer, save_model};
 
 /// A multi-source run: the Flickr plan's model, data and stages, plus the test scenes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,8 +149,8 @@ fn agnostic_by_level(
 }
 
 /// Trains the three methods in `run_dir` (`ours/` = stage 1 then stage 2, whose stage 1 is the
-/// multi-task model; `avc/` = AVC only), localizes the test scenes with each method's maps and
-/// scores them. Interrupted runs resume.
+/// multi-task model; `avc/` = AVC only) on benchmark scenes, localizes the test scenes with each
+/// method's maps and scores them. Interrupted runs resume.
 ///
 /// # Errors
 /// Training, data and metric errors.
@@ -162,29 +164,63 @@ pub fn run_multisource(
     write_json(&run_dir.join("multisource_plan.json"), plan)?;
     let base = &plan.base;
     let ours = train_plan(base, &run_dir.join("ours"), device, progress)?;
+    let train = generate(&base.data, Split::Train, 0..base.train_scenes, false)?;
+    let test = generate(&base.data, Split::Test, 0..plan.test_scenes, progress)?;
+    finish(base, &ours.stage1, &ours.stage2, &train.dataset, &test, run_dir, device, progress, started)
+}
+
+/// The same on given data, e.g. a real AudioSet-instrument layout read by
+/// [`load_audioset_split`]: `ours/` trains with [`crate::experiment::flickr::train_plan_on`].
+///
+/// # Errors
+/// Training, data and metric errors.
+pub fn run_multisource_on(
+    plan: &MultiSourcePlan,
+    train: &crate::train::InMemoryDataset,
+    test: &BenchData,
+    run_dir: &Path,
+    device: &Device,
+    progress: bool,
+) -> Result<MultiSourceReport> {
+    let started = Instant::now();
+    write_json(&run_dir.join("multisource_plan.json"), plan)?;
+    let mut base = plan.base.clone();
+    base.model.num_classes = train.num_classes();
+    let ours = train_plan_on(&base, train, &run_dir.join("ours"), device, progress)?;
+    finish(&base, &ours.stage1, &ours.stage2, train, test, run_dir, device, progress, started)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    base: &FlickrPlan,
+    stage1: &AvModel,
+    stage2: &AvModel,
+    train: &crate::train::InMemoryDataset,
+    test: &BenchData,
+    run_dir: &Path,
+    device: &Device,
+    progress: bool,
+    started: Instant,
+) -> Result<MultiSourceReport> {
     if progress {
         eprintln!("AVC-only baseline");
     }
-    let train = generate(&base.data, Split::Train, 0..base.train_scenes, false)?;
     device.seed(base.init_seed);
     let init = base.model.init(device)?;
     let avc = Trainer::new(base.stage1.clone().with_method(Method::AvcOnly), run_dir.join("avc"))?
         .with_progress(progress)
-        .fit(init, &base.model, &train.dataset, device)?;
+        .fit(init, &base.model, train, device)?;
     save_model(&avc.model, &base.model, &run_dir.join("avc").join("model"))?;
-    let test = generate(&base.data, Split::Test, 0..plan.test_scenes, progress)?;
     let c = base.model.num_classes;
     let config = ClassAwareConfig::default();
     let maps = |model: &AvModel, source: MapSource| {
-        localize_all(model, &test, &LocalizeConfig { source, ..LocalizeConfig::default() }, 16, device)
+        localize_all(model, test, &LocalizeConfig { source, ..LocalizeConfig::default() }, 16, device)
     };
     let avc_maps = maps(&avc.model, MapSource::Correspondence)?;
     let (am, at) = agnostic(&avc_maps, &test.truths);
     let avc_levels = agnostic_by_level(&am, &at, &config)?;
-    let mt_summary =
-        class_aware_evaluate(&maps(&ours.stage1, MapSource::VisualCam)?, &test.truths, c, &config)?;
-    let ours_summary =
-        class_aware_evaluate(&maps(&ours.stage2, MapSource::Alignment)?, &test.truths, c, &config)?;
+    let mt_summary = class_aware_evaluate(&maps(stage1, MapSource::VisualCam)?, &test.truths, c, &config)?;
+    let ours_summary = class_aware_evaluate(&maps(stage2, MapSource::Alignment)?, &test.truths, c, &config)?;
     let report = MultiSourceReport {
         rows: vec![
             MethodRow { method: Method::AvcOnly, class_agnostic: true, levels: avc_levels },
@@ -207,6 +243,90 @@ pub fn run_multisource(
     }
     write_json(&run_dir.join("metrics.json"), &report)?;
     Ok(report)
+}
+
+/// Reads one split of an AudioSet-instrument layout (the official one, or as the benchmark
+/// writes it) as model data: every annotated frame (or, without boxes, the first frame of each
+/// clip) resized to `image_size`, the clip's first 5 s of audio as a log-mel, the clip tags as
+/// both audio and visual labels (as the original AudioSet code repeats tags over frames), and the
+/// boxes as ground truth (objects of tagged classes sound). Bad items are skipped and counted.
+///
+/// # Errors
+/// [`Error::Config`] when nothing usable is found; whole-file data errors.
+pub fn load_audioset_split(
+    layout: &AudioSetLayout,
+    image_size: u32,
+) -> Result<(BenchData, av_data::LoadReport)> {
+    use rayon::prelude::*;
+    let (split, report) = layout.load(av_data::SkipPolicy::Skip)?;
+    let extractor = av_audio::LogMelExtractor::new(av_audio::LogMelConfig::paper())?;
+    let c = split.classes.len();
+    // (clip, frame path, boxes) per item.
+    let items: Vec<(usize, std::path::PathBuf, Vec<av_data::layouts::audioset::ClassBox>, u64)> =
+        if split.frames.is_empty() {
+            split
+                .clips
+                .iter()
+                .filter_map(|k| Some((k.index, k.frames.first()?.clone(), Vec::new(), k.index as u64)))
+                .collect()
+        } else {
+            split
+                .frames
+                .iter()
+                .filter(|f| f.evaluated != Some(false))
+                .map(|f| (f.clip, f.path.clone(), f.boxes.clone(), f.image_id))
+                .collect()
+        };
+    let by_index: std::collections::HashMap<usize, &av_data::layouts::audioset::AudioSetClip> =
+        split.clips.iter().map(|k| (k.index, k)).collect();
+    let loaded: Vec<(Sample, SceneTruth)> = items
+        .par_iter()
+        .filter_map(|(clip, path, boxes, id)| {
+            let clip = by_index.get(clip)?;
+            let frame = av_data::image_io::load_frame(path).ok()?;
+            let (w, h) = frame.dimensions();
+            let frame = av_data::image_io::resize_bilinear(&frame, image_size, image_size);
+            let logmel = extractor.compute(&clip.load_audio(0, 5).ok()?).ok()?;
+            let tags: Vec<f32> = clip.tags.iter().map(|&t| f32::from(t.min(1))).collect();
+            if tags.len() != c {
+                return None;
+            }
+            let (sx, sy) = (image_size as f64 / w as f64, image_size as f64 / h as f64);
+            let objects: Vec<TruthObject> = boxes
+                .iter()
+                .map(|b| TruthObject {
+                    class: b.class,
+                    sounding: clip.tags.get(b.class).is_some_and(|&t| t > 0),
+                    bbox: [b.bbox.x0 * sx, b.bbox.y0 * sy, b.bbox.x1 * sx, b.bbox.y1 * sy],
+                })
+                .collect();
+            let mut classes: Vec<usize> = objects.iter().filter(|o| o.sounding).map(|o| o.class).collect();
+            classes.sort_unstable();
+            classes.dedup();
+            let truth = SceneTruth {
+                id: format!("{}_{id}", clip.ytid),
+                level: classes.len().min(255) as u8,
+                objects,
+            };
+            Some((Sample { frame, logmel, labels_a: tags.clone(), labels_v: tags }, truth))
+        })
+        .collect();
+    if loaded.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no usable clip or annotated frame ({})",
+            layout.root.display(),
+            report.summary()
+        )));
+    }
+    let (samples, truths): (Vec<_>, Vec<_>) = loaded.into_iter().unzip();
+    Ok((
+        BenchData {
+            dataset: crate::train::InMemoryDataset::new(samples)?,
+            truths,
+            class_names: split.classes,
+        },
+        report,
+    ))
 }
 
 /// Table 2 as Markdown, ours beside the paper's.
