@@ -156,3 +156,50 @@ fn ideal_masks_through_the_mask_path_separate_a_benchmark_pair() {
     assert_eq!(report.evaluated, 2);
     assert!(report.sdr > 12.0 && report.sdr - report.sdr_mix > 10.0, "{report:?}");
 }
+
+/// One's own image + mixture: the source chosen by class or by a point, written as audio of the
+/// separation format; unknown classes and points outside the image are refused by name.
+#[test]
+fn own_image_and_mixture_separate_by_class_or_point() {
+    use av_align::data::bench::{AssetPack, BenchConfig, Generator};
+    use av_align::experiment::separation::{Guide, SourceChoice, separate_own_pair};
+    use std::sync::Arc;
+    let device = burn::tensor::Device::flex();
+    let guide = Guide::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/checkpoints/flickr_compact"),
+        &device,
+    )
+    .unwrap();
+    let generator =
+        Generator::new(Arc::new(AssetPack::load_default().unwrap()), BenchConfig::localization(21)).unwrap();
+    let scene = generator.scene(av_align::data::Split::Test, 0).unwrap();
+    let dir = std::env::temp_dir().join(format!("av-align-own-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("frame.png");
+    scene.image.save(&image).unwrap();
+    let audio = dir.join("mix.wav");
+    av_align::audio::write_wav_f32(
+        &audio,
+        &av_align::audio::Audio { samples: scene.audio.mix.clone(), sample_rate: scene.audio.sample_rate },
+    )
+    .unwrap();
+    let playing = scene.sounding().next().unwrap();
+    let name = av_align::data::Vocabulary::AudioSet15.name(playing.class).unwrap();
+    let by_class =
+        separate_own_pair(&guide, &image, &audio, &SourceChoice::Class(name.to_string()), &device).unwrap();
+    assert_eq!(by_class.class.0, playing.class);
+    assert_eq!(by_class.source.len(), 65_535);
+    assert!(by_class.source.iter().all(|v| v.is_finite()));
+    let energy = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>();
+    assert!(energy(&by_class.source) <= energy(&by_class.mixture) * 1.01);
+    let (cx, cy) = ((playing.bbox.x0 + playing.bbox.x1) / 2.0, (playing.bbox.y0 + playing.bbox.y1) / 2.0);
+    let by_point =
+        separate_own_pair(&guide, &image, &audio, &SourceChoice::Point(cx as u32, cy as u32), &device)
+            .unwrap();
+    assert!(by_point.class.0 < 15);
+    assert!(
+        separate_own_pair(&guide, &image, &audio, &SourceChoice::Class("kazoo".into()), &device).is_err()
+    );
+    assert!(separate_own_pair(&guide, &image, &audio, &SourceChoice::Point(9999, 1), &device).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}

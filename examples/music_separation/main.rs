@@ -80,6 +80,19 @@ struct Args {
     /// Train only on this training set.
     #[arg(long, value_enum)]
     training: Option<Training>,
+    /// Separate one source of your own image + mixture instead of running the table: the image.
+    /// Uses the guide's audio class map as the mask (the untrained Grad-CAM variant).
+    #[arg(long, requires = "audio")]
+    image: Option<PathBuf>,
+    /// ... and the mixture (any format decodable by av-audio).
+    #[arg(long, requires = "image")]
+    audio: Option<PathBuf>,
+    /// The source to separate, by class name of the guide (e.g. violin).
+    #[arg(long, conflicts_with = "point")]
+    class: Option<String>,
+    /// The source to separate, by a point "x,y" on the object in the image.
+    #[arg(long)]
+    point: Option<String>,
     /// Hide progress bars.
     #[arg(long)]
     quiet: bool,
@@ -150,8 +163,53 @@ fn guide(args: &Args, device: &burn::tensor::Device) -> Result<Guide> {
     Ok(Guide::train(&plan, &run_dir, device, !args.quiet)?)
 }
 
+fn separate_own(
+    args: &Args,
+    image: &std::path::Path,
+    audio: &std::path::Path,
+    device: &burn::tensor::Device,
+) -> Result<()> {
+    use av_align::experiment::separation::{SourceChoice, separate_own_pair};
+    let choice = match (&args.class, &args.point) {
+        (Some(c), _) => SourceChoice::Class(c.clone()),
+        (None, Some(p)) => {
+            let (x, y) = p.split_once(',').context("--point takes x,y")?;
+            SourceChoice::Point(
+                x.trim().parse().context("--point x")?,
+                y.trim().parse().context("--point y")?,
+            )
+        }
+        (None, None) => anyhow::bail!("give --class NAME or --point x,y to choose the source"),
+    };
+    let guide = guide(args, device)?;
+    let out = separate_own_pair(&guide, image, audio, &choice, device)?;
+    std::fs::create_dir_all(&args.out)?;
+    let rate = av_align::separation::SOP_SAMPLE_RATE;
+    let name = out.class.1.clone();
+    let src = args.out.join(format!("separated_{name}.wav"));
+    let rest: Vec<f32> = out.mixture.iter().zip(&out.source).map(|(m, s)| m - s).collect();
+    av_align::audio::write_wav_f32(
+        &src,
+        &av_align::audio::Audio { samples: out.source.clone(), sample_rate: rate },
+    )?;
+    av_align::audio::write_wav_f32(
+        &args.out.join("residual.wav"),
+        &av_align::audio::Audio { samples: rest, sample_rate: rate },
+    )?;
+    println!(
+        "separated '{name}' (audio probability {:.2}) -> {}",
+        out.audio_probs.get(out.class.0).copied().unwrap_or(0.0),
+        src.display()
+    );
+    println!("the rest of the mixture -> {}", args.out.join("residual.wav").display());
+    Ok(())
+}
+
 fn run(args: Args) -> Result<()> {
     let device = av_align::select_device()?;
+    if let (Some(image), Some(audio)) = (&args.image, &args.audio) {
+        return separate_own(&args, image, audio, &device);
+    }
     let mut plan = match args.preset {
         Preset::Compact => SeparationPlan::compact(),
         Preset::Tiny => SeparationPlan::tiny(),
