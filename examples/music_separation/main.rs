@@ -193,7 +193,7 @@ fn separate_own(
         &av_align::audio::Audio { samples: out.source.clone(), sample_rate: rate },
     )?;
     av_align::audio::write_wav_f32(
-        &args.out.join("residual.wav"),
+        args.out.join("residual.wav"),
         &av_align::audio::Audio { samples: rest, sample_rate: rate },
     )?;
     println!(
