@@ -203,3 +203,37 @@ fn own_image_and_mixture_separate_by_class_or_point() {
     assert!(separate_own_pair(&guide, &image, &audio, &SourceChoice::Point(9999, 1), &device).is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--data`: a MUSIC layout (here written by the benchmark, the same files as the real one)
+/// goes through the same pipeline; its solos make the pairs.
+#[test]
+fn a_music_layout_runs_through_the_same_pipeline() {
+    use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
+    use std::sync::Arc;
+    let device = Device::flex();
+    let root = tmp("music-layout");
+    let generator =
+        Generator::new(Arc::new(AssetPack::load_default().unwrap()), BenchConfig::separation(4)).unwrap();
+    let writer = DatasetWriter::new(
+        &root.join("data"),
+        Layout::Music,
+        generator.config().clone(),
+        WriteOptions::default(),
+    )
+    .unwrap();
+    let mut scenes = generator.scenes(av_align::data::Split::Train, 0..24).unwrap();
+    scenes.extend(generator.scenes(av_align::data::Split::Test, 0..16).unwrap());
+    let records = scenes.iter().map(|s| writer.write_scene(s)).collect::<Result<Vec<_>, _>>().unwrap();
+    writer.finish(records, generator.assets().fingerprint()).unwrap();
+    let guide = Guide::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/checkpoints/flickr_compact"),
+        &device,
+    )
+    .unwrap();
+    let plan = SeparationPlan { data_root: Some(root.join("data")), test_pairs: 2, ..SeparationPlan::tiny() };
+    let outcome = run_separation(&plan, &guide, &root.join("run"), &device, false).unwrap();
+    assert!(outcome.rows.iter().any(|r| r.method.starts_with("Ideal") && r.evaluated > 0));
+    let missing = SeparationPlan { data_root: Some(root.join("nowhere")), ..SeparationPlan::tiny() };
+    assert!(run_separation(&missing, &guide, &root.join("run2"), &device, false).is_err());
+    std::fs::remove_dir_all(&root).ok();
+}

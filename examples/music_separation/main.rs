@@ -80,6 +80,10 @@ struct Args {
     /// Train only on this training set.
     #[arg(long, value_enum)]
     training: Option<Training>,
+    /// Train and test on a real MUSIC dataset in the documented layout (docs/datasets.md) instead
+    /// of the benchmark (solos only: real duets have no per-instrument stems).
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Separate one source of your own image + mixture instead of running the table: the image.
     /// Uses the guide's audio class map as the mask (the untrained Grad-CAM variant).
     #[arg(long, requires = "audio")]
@@ -225,6 +229,9 @@ fn run(args: Args) -> Result<()> {
     }
     if let Some(lr) = args.lr {
         plan.lr = lr;
+    }
+    if let Some(root) = &args.data {
+        plan.data_root = Some(root.clone());
     }
     if !args.variants.is_empty() {
         plan.variants = args

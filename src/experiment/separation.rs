@@ -179,6 +179,12 @@ impl TrainingSet {
 /// Everything that defines a run of the experiment (stored as `config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeparationPlan {
+    /// A real MUSIC dataset in the documented layout (docs/datasets.md §2.4) instead of the
+    /// benchmark: its solos of the train / test splits (first 65 535 samples at 11 025 Hz, the
+    /// middle frame) make the pairs. Real duets have no per-instrument stems, so multi-source
+    /// training adds none and equals single-source training there.
+    #[serde(default)]
+    pub data_root: Option<PathBuf>,
     /// Seed of the separation benchmark (`BenchConfig::separation(seed)`).
     pub bench_seed: u64,
     /// Train-split scenes generated (`0..train_scenes`; about half solos, half duets).
@@ -220,6 +226,7 @@ impl SeparationPlan {
     /// 160 training pairs (+ up to 80 duets), 3 epochs of batch 4, Adam 3e-3, 48 test pairs.
     pub fn compact() -> Self {
         Self {
+            data_root: None,
             bench_seed: 2020,
             train_scenes: 480,
             test_scenes: 160,
@@ -548,6 +555,49 @@ fn split_clips(
     Ok((BenchClips { sample_rate: clips.sample_rate, solos, duets }, counts))
 }
 
+/// The solos of one split of a real MUSIC layout, as clips of the separation format, with
+/// their middle frames; instruments the guide does not know are dropped (and counted).
+fn music_clips(
+    root: &Path,
+    guide: &Guide,
+    split: Split,
+    frames: &mut HashMap<String, RgbImage>,
+) -> Result<(BenchClips, ClipCounts)> {
+    use av_data::layouts::music::{MUSIC_CLIP_LEN, MUSIC_RATE, MusicKind, MusicLayout};
+    let (videos, report) = MusicLayout::new(root).load(av_data::SkipPolicy::Skip)?;
+    let size = guide.image_size;
+    let mut solos = Vec::new();
+    let mut total = 0;
+    for v in videos.iter().filter(|v| v.split == split && v.kind == MusicKind::Solo) {
+        total += 1;
+        let Some(class) = v.instruments.first().and_then(|i| Vocabulary::Music11.index_of(*i)) else {
+            continue;
+        };
+        if guide.map_class(class).is_none() {
+            continue;
+        }
+        let Ok(audio) = v.load_audio() else { continue };
+        let Ok(waveform) = av_audio::fit_clip(&audio, MUSIC_CLIP_LEN, av_audio::ClipPolicy::default()) else {
+            continue;
+        };
+        let Ok(frame) = av_data::image_io::load_frame(v.frame_path((v.n_frames / 2).max(1))) else {
+            continue;
+        };
+        let id = v.key();
+        frames.insert(id.clone(), resize_bilinear(&frame, size, size));
+        solos.push(SoloClip { id, class, waveform });
+    }
+    if solos.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no usable {split:?} solo of an instrument the guide knows ({})",
+            root.display(),
+            report.summary()
+        )));
+    }
+    let counts = ClipCounts { solos: total, solos_kept: solos.len(), duets: 0, duets_kept: 0 };
+    Ok((BenchClips { sample_rate: MUSIC_RATE, solos, duets: Vec::new() }, counts))
+}
+
 /// Pairs of solos of different classes with the ids of their frames.
 fn pairs(solos: &[SoloClip], count: usize, seed: u64) -> Result<Vec<(MixSpec, Vec<String>)>> {
     let classes: Vec<usize> = solos.iter().map(|s| s.class).collect();
@@ -742,10 +792,16 @@ pub fn prepare_data(
         );
     }
     let mut frames = HashMap::new();
-    let (train_clips, train_counts) =
-        split_clips(&generator, guide, Split::Train, plan.train_scenes, &mut frames)?;
-    let (test_clips, test_counts) =
-        split_clips(&generator, guide, Split::Test, plan.test_scenes, &mut frames)?;
+    let ((train_clips, train_counts), (test_clips, test_counts)) = match &plan.data_root {
+        None => (
+            split_clips(&generator, guide, Split::Train, plan.train_scenes, &mut frames)?,
+            split_clips(&generator, guide, Split::Test, plan.test_scenes, &mut frames)?,
+        ),
+        Some(root) => (
+            music_clips(root, guide, Split::Train, &mut frames)?,
+            music_clips(root, guide, Split::Test, &mut frames)?,
+        ),
+    };
     let mut train_specs = pairs(&train_clips.solos, plan.train_pairs, plan.pair_seed)?;
     let duets: Vec<(MixSpec, Vec<String>)> = train_clips
         .duets
