@@ -215,7 +215,7 @@ fn a_music_layout_runs_through_the_same_pipeline() {
     let generator =
         Generator::new(Arc::new(AssetPack::load_default().unwrap()), BenchConfig::separation(4)).unwrap();
     let writer = DatasetWriter::new(
-        &root.join("data"),
+        root.join("data"),
         Layout::Music,
         generator.config().clone(),
         WriteOptions::default(),
