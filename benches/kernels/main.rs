@@ -6,6 +6,7 @@
 mod audio;
 mod backbones;
 mod metrics;
+mod model;
 
-criterion::criterion_group!(benches, audio::benches, metrics::benches, backbones::benches);
+criterion::criterion_group!(benches, audio::benches, metrics::benches, backbones::benches, model::benches);
 criterion::criterion_main!(benches);

@@ -1,0 +1,73 @@
+//! The coarse-to-fine model end to end: the MSSL `new/` stage-2 training step at batch 16
+//! (256x256 frames, 251x64 log-mels, 7 classes, SGD momentum 0.9 + weight decay) and the
+//! localization of one image + clip (both trunks, Eq. 8, upsampling to 256x256, class mixing),
+//! the same work as `tools/peers/mssl_new_step.py` does in PyTorch. The compact preset's step is
+//! timed too.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use av_align::model::{AvModelConfig, Batch, LocalizeConfig, ObjectiveConfig, Stage};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Device, Distribution, Tensor};
+use criterion::{Criterion, Throughput};
+
+fn batch(n: usize, device: &Device) -> Batch {
+    Batch {
+        frames: Tensor::random([n, 3, 256, 256], Distribution::Default, device),
+        logmels: Tensor::random([n, 1, 251, 64], Distribution::Default, device),
+        labels_a: Tensor::random([n, 7], Distribution::Uniform(0.0, 1.0), device),
+        labels_v: Tensor::random([n, 7], Distribution::Uniform(0.0, 1.0), device),
+    }
+}
+
+fn step_bench(c: &mut Criterion, group_name: &str, config: AvModelConfig, device: &Device) {
+    let mut group = c.benchmark_group("model");
+    group.sample_size(10).warm_up_time(Duration::from_secs(5)).measurement_time(Duration::from_secs(40));
+    let ad = device.clone().autodiff();
+    let mut model = Some(config.init(&ad).expect("valid config"));
+    let b = batch(16, &ad);
+    let objective = ObjectiveConfig { stage: Stage::Two, ..ObjectiveConfig::default() };
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0)))
+        .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
+        .init();
+    group.throughput(Throughput::Elements(16));
+    group.bench_function(group_name, |bencher| {
+        bencher.iter(|| {
+            let m = model.take().expect("model");
+            let (loss, _) = m.objective(&b, &objective).expect("objective");
+            let grads = GradientsParams::from_grads(loss.backward(), &m);
+            model = Some(black_box(optim.step(1e-4, m, grads)));
+        })
+    });
+    group.finish();
+}
+
+/// Registers the model benchmarks (flex only: the peer comparison is on the default backend).
+pub fn benches(c: &mut Criterion) {
+    #[cfg(feature = "flex")]
+    {
+        let device = Device::flex();
+        step_bench(c, "flex/stage2_step_paper_b16", AvModelConfig::paper(7), &device);
+        step_bench(c, "flex/stage2_step_compact_b16", AvModelConfig::compact(7), &device);
+
+        let mut group = c.benchmark_group("model");
+        group.sample_size(20).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(15));
+        let model = AvModelConfig::paper(7).init(&device).expect("valid config");
+        let frame = Tensor::<4>::random([1, 3, 256, 256], Distribution::Default, &device);
+        let mel = Tensor::<4>::random([1, 1, 251, 64], Distribution::Default, &device);
+        let config = LocalizeConfig { output_size: Some([256, 256]), ..LocalizeConfig::default() };
+        group.bench_function("flex/localize_paper_1x256", |bencher| {
+            bencher.iter(|| {
+                let f = model.features(frame.clone(), mel.clone()).expect("features");
+                black_box(model.localize(&f, &config).expect("localize").agnostic.into_data())
+            })
+        });
+        group.finish();
+    }
+    #[cfg(not(feature = "flex"))]
+    let _ = c;
+}
