@@ -200,28 +200,66 @@ pub fn train_plan_on(
     let started = Instant::now();
     let mut plan = plan.clone();
     plan.model.num_classes = train.num_classes();
+    check_or_save_plan(&plan, run_dir)?;
+    train_stages(&plan, train, None, run_dir, device, progress, started)
+}
+
+/// Writes `plan.json` in a new run directory, or checks that an existing one holds this plan.
+fn check_or_save_plan(plan: &FlickrPlan, run_dir: &Path) -> Result<()> {
     let plan_path = run_dir.join("plan.json");
-    if plan_path.is_file() {
-        let existing = FlickrPlan::load(&plan_path)?;
-        if serde_json::to_value(&existing).ok() != serde_json::to_value(&plan).ok() {
-            return Err(Error::Checkpoint {
-                path: run_dir.to_path_buf(),
-                detail: "holds a run of another plan; choose another --run directory".into(),
-            });
-        }
-    } else {
-        plan.save(&plan_path)?;
+    if !plan_path.is_file() {
+        return plan.save(&plan_path);
     }
+    let existing = FlickrPlan::load(&plan_path)?;
+    if serde_json::to_value(&existing).ok() != serde_json::to_value(plan).ok() {
+        return Err(Error::Checkpoint {
+            path: run_dir.to_path_buf(),
+            detail: "holds a run of another plan; choose another --run directory".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Stage 1 then stage 2 on `train` (validation AUC per epoch on `val` when given: visual CAMs
+/// in stage 1, Eq. 8 maps in stage 2), saving `model_stage1/`, `model/` and `history.json`.
+fn train_stages(
+    plan: &FlickrPlan,
+    train: &crate::train::InMemoryDataset,
+    val: Option<&BenchData>,
+    run_dir: &Path,
+    device: &Device,
+    progress: bool,
+    started: Instant,
+) -> Result<TrainedPlan> {
     device.seed(plan.init_seed);
     let init = plan.model.init(device)?;
-    let s1 = Trainer::new(plan.stage1.clone(), run_dir.join("stage1"))?.with_progress(progress).fit(
-        init,
-        &plan.model,
-        train,
-        device,
-    )?;
+    let trainer = |config: &TrainConfig, dir: &str, source: MapSource| -> Result<Trainer<'static>> {
+        let mut t = Trainer::new(config.clone(), run_dir.join(dir))?.with_progress(progress);
+        if let Some(val) = val {
+            let (val, device) = (val.clone(), device.clone());
+            t = t.with_validation(Box::new(move |model: &AvModel, _epoch: usize| -> Result<f64> {
+                let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
+                let maps = localize_all(model, &val, &cfg, 16, &device)?;
+                Ok(flickr_evaluate(&maps, &val.truths, PredictionRule::Absolute(0.5))?.model.auc)
+            }));
+        }
+        Ok(t)
+    };
+    if progress {
+        eprintln!(
+            "stage 1 (classification + AVC){}",
+            if val.is_some() { ", validation AUC with visual CAMs" } else { "" }
+        );
+    }
+    let s1 = trainer(&plan.stage1, "stage1", MapSource::VisualCam)?.fit(init, &plan.model, train, device)?;
     save_model(&s1.model, &plan.model, &run_dir.join("model_stage1"))?;
-    let s2 = Trainer::new(plan.stage2.clone(), run_dir.join("stage2"))?.with_progress(progress).fit(
+    if progress {
+        eprintln!(
+            "stage 2 (+ alignment){}",
+            if val.is_some() { ", validation AUC with Eq. 8 maps" } else { "" }
+        );
+    }
+    let s2 = trainer(&plan.stage2, "stage2", MapSource::Alignment)?.fit(
         s1.model.clone(),
         &plan.model,
         train,
@@ -244,59 +282,13 @@ pub fn train_plan_on(
 /// [`Error::Checkpoint`] when `run_dir` holds a run of another plan; data and training errors.
 pub fn train_plan(plan: &FlickrPlan, run_dir: &Path, device: &Device, progress: bool) -> Result<TrainedPlan> {
     let started = Instant::now();
-    let plan_path = run_dir.join("plan.json");
-    if plan_path.is_file() {
-        let existing = FlickrPlan::load(&plan_path)?;
-        let same = serde_json::to_value(&existing).ok() == serde_json::to_value(plan).ok();
-        if !same {
-            return Err(Error::Checkpoint {
-                path: run_dir.to_path_buf(),
-                detail: "holds a run of another plan; choose another --run directory".into(),
-            });
-        }
-    } else {
-        plan.save(&plan_path)?;
-    }
+    check_or_save_plan(plan, run_dir)?;
     if progress {
         eprintln!("generating {} training and {} validation scenes ...", plan.train_scenes, plan.val_scenes);
     }
     let train = generate(&plan.data, Split::Train, 0..plan.train_scenes, progress)?;
     let val = generate(&plan.data, Split::Val, 0..plan.val_scenes.max(1), false)?;
-    device.seed(plan.init_seed);
-    let init = plan.model.init(device)?;
-    let val_device = device.clone();
-    let hook = |source: MapSource| {
-        let val = val.clone();
-        let device = val_device.clone();
-        move |model: &AvModel, _epoch: usize| -> Result<f64> {
-            let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
-            let maps = localize_all(model, &val, &cfg, 16, &device)?;
-            Ok(flickr_evaluate(&maps, &val.truths, PredictionRule::Absolute(0.5))?.model.auc)
-        }
-    };
-    if progress {
-        eprintln!("stage 1 (classification + AVC), validation AUC with visual CAMs");
-    }
-    let s1 = Trainer::new(plan.stage1.clone(), run_dir.join("stage1"))?
-        .with_progress(progress)
-        .with_validation(Box::new(hook(MapSource::VisualCam)))
-        .fit(init, &plan.model, &train.dataset, device)?;
-    save_model(&s1.model, &plan.model, &run_dir.join("model_stage1"))?;
-    if progress {
-        eprintln!("stage 2 (+ alignment), validation AUC with Eq. 8 maps");
-    }
-    let s2 = Trainer::new(plan.stage2.clone(), run_dir.join("stage2"))?
-        .with_progress(progress)
-        .with_validation(Box::new(hook(MapSource::Alignment)))
-        .fit(s1.model.clone(), &plan.model, &train.dataset, device)?;
-    save_model(&s2.model, &plan.model, &run_dir.join("model"))?;
-    write_json(&run_dir.join("history.json"), &[&s1.history, &s2.history])?;
-    Ok(TrainedPlan {
-        stage1: s1.model,
-        stage2: s2.model,
-        history: [s1.history, s2.history],
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    train_stages(plan, &train.dataset, Some(&val), run_dir, device, progress, started)
 }
 
 /// Loads a checkpoint directory (`model.bpk` + `model.json`), checking it against the plan's
