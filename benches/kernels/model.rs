@@ -71,3 +71,43 @@ pub fn benches(c: &mut Criterion) {
     #[cfg(not(feature = "flex"))]
     let _ = c;
 }
+
+/// The data pipeline alone: reading a SoundNet-Flickr training layout (JPEG decode + resize,
+/// WAV decode + 5-s log-mel, labels; parallel over the pairs) and assembling a batch of 16
+/// (ImageNet normalisation, flips, tensors) on the CPU device.
+pub fn loader_benches(c: &mut Criterion) {
+    use std::sync::Arc;
+
+    use av_align::data::Split;
+    use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
+    use av_align::experiment::flickr::load_flickr_train;
+
+    let root = std::env::temp_dir().join(format!("av-align-loader-bench-{}", std::process::id()));
+    let generator = Generator::new(Arc::new(AssetPack::load_default().expect("assets")), BenchConfig::localization(3))
+        .expect("generator");
+    let writer = DatasetWriter::new(&root, Layout::Flickr, generator.config().clone(), WriteOptions::default())
+        .expect("writer");
+    let scenes = generator.scenes(Split::Train, 0..64).expect("scenes");
+    let records = scenes.iter().map(|s| writer.write_scene(s)).collect::<Result<Vec<_>, _>>().expect("write");
+    writer.finish(records, generator.assets().fingerprint()).expect("finish");
+
+    let mut group = c.benchmark_group("loader");
+    group.sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(15));
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("cpu/flickr_train_layout_64_pairs_256px", |b| {
+        b.iter(|| black_box(load_flickr_train(&root.join("train"), 256).expect("load").0.len()))
+    });
+    #[cfg(feature = "flex")]
+    {
+        let (data, _) = load_flickr_train(&root.join("train"), 256).expect("load");
+        let device = Device::flex();
+        let idx: Vec<usize> = (0..16).collect();
+        let flips = vec![true; 16];
+        group.throughput(Throughput::Elements(16));
+        group.bench_function("flex/batch_assembly_16x256", |b| {
+            b.iter(|| black_box(data.batch(&idx, &flips, &device).expect("batch").frames.dims()))
+        });
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&root);
+}
