@@ -8,5 +8,12 @@ mod backbones;
 mod metrics;
 mod model;
 
-criterion::criterion_group!(benches, audio::benches, metrics::benches, backbones::benches, model::benches, model::loader_benches);
+criterion::criterion_group!(
+    benches,
+    audio::benches,
+    metrics::benches,
+    backbones::benches,
+    model::benches,
+    model::loader_benches
+);
 criterion::criterion_main!(benches);

@@ -83,10 +83,12 @@ pub fn loader_benches(c: &mut Criterion) {
     use av_align::experiment::flickr::load_flickr_train;
 
     let root = std::env::temp_dir().join(format!("av-align-loader-bench-{}", std::process::id()));
-    let generator = Generator::new(Arc::new(AssetPack::load_default().expect("assets")), BenchConfig::localization(3))
-        .expect("generator");
-    let writer = DatasetWriter::new(&root, Layout::Flickr, generator.config().clone(), WriteOptions::default())
-        .expect("writer");
+    let generator =
+        Generator::new(Arc::new(AssetPack::load_default().expect("assets")), BenchConfig::localization(3))
+            .expect("generator");
+    let writer =
+        DatasetWriter::new(&root, Layout::Flickr, generator.config().clone(), WriteOptions::default())
+            .expect("writer");
     let scenes = generator.scenes(Split::Train, 0..64).expect("scenes");
     let records = scenes.iter().map(|s| writer.write_scene(s)).collect::<Result<Vec<_>, _>>().expect("write");
     writer.finish(records, generator.assets().fingerprint()).expect("finish");
