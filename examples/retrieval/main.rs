@@ -66,7 +66,7 @@ struct Args {
 enum Preset {
     /// Seconds; for tests and smoke runs (the numbers mean nothing).
     Tiny,
-    /// The compact preset of the shipped checkpoint (about 10 minutes on 2 cores).
+    /// The compact preset of the shipped checkpoint (about 21 minutes on 2 cores).
     Compact,
 }
 
