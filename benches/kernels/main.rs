@@ -5,6 +5,7 @@
 
 mod audio;
 mod backbones;
+mod conv;
 mod metrics;
 mod model;
 
@@ -13,6 +14,7 @@ criterion::criterion_group!(
     audio::benches,
     metrics::benches,
     backbones::benches,
+    conv::benches,
     model::benches,
     model::loader_benches
 );

@@ -1,0 +1,97 @@
+//! Gradients of the convolution with respect to its input and its weight.
+
+use rayon::prelude::*;
+
+use super::gemm::{gemm, view, view_mut};
+use super::im2col::{col2im_add, im2col};
+use super::{ConvGeometry, split_over_images};
+use crate::KernelError;
+
+/// Gradient of `conv2d(x, weight)` with respect to `x`, given the output gradient.
+///
+/// # Shapes
+/// `grad`: `[N, O, Ho, Wo]`, `weight`: `[O, C, kh, kw]`; returns `[N, C, H, W]`.
+///
+/// # Errors
+/// [`KernelError::BufferLength`] when a slice does not match the geometry.
+pub fn conv2d_input_grad(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Result<Vec<f32>, KernelError> {
+    g.check_len("grad", g.batch * g.out_image_len(), grad.len())?;
+    g.check_len("weight", g.weight_len(), weight.len())?;
+    let (k, p, o) = (g.col_rows(), g.out_positions(), g.out_channels);
+    let mut dx = vec![0.0f32; g.batch * g.image_len()];
+    let w_t = view(weight, o, k).transpose();
+    let one_image = |dy_n: &[f32], dx_n: &mut [f32], col: &mut Vec<f32>, threads: usize| {
+        if g.is_pointwise() {
+            gemm(view_mut(dx_n, k, p), false, w_t, view(dy_n, o, p), threads);
+        } else {
+            col.resize(k * p, 0.0);
+            gemm(view_mut(col, k, p), false, w_t, view(dy_n, o, p), threads);
+            col2im_add(g, col, dx_n);
+        }
+    };
+    if split_over_images(g.batch) {
+        dx.par_chunks_mut(g.image_len())
+            .zip(grad.par_chunks(g.out_image_len()))
+            .for_each_init(Vec::new, |col, (dx_n, dy_n)| one_image(dy_n, dx_n, col, 1));
+    } else {
+        let threads = rayon::current_num_threads();
+        let mut col = Vec::new();
+        for (dx_n, dy_n) in dx.chunks_mut(g.image_len()).zip(grad.chunks(g.out_image_len())) {
+            one_image(dy_n, dx_n, &mut col, threads);
+        }
+    }
+    Ok(dx)
+}
+
+/// Gradient of `conv2d(x, weight)` with respect to `weight`, given the output gradient.
+///
+/// # Shapes
+/// `x`: `[N, C, H, W]`, `grad`: `[N, O, Ho, Wo]`; returns `[O, C, kh, kw]`.
+///
+/// # Errors
+/// [`KernelError::BufferLength`] when a slice does not match the geometry.
+pub fn conv2d_weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Result<Vec<f32>, KernelError> {
+    g.check_len("x", g.batch * g.image_len(), x.len())?;
+    g.check_len("grad", g.batch * g.out_image_len(), grad.len())?;
+    let (k, p, o) = (g.col_rows(), g.out_positions(), g.out_channels);
+    // Images [start, end) summed into `dw` (overwritten first).
+    let partial = |start: usize, end: usize, dw: &mut [f32], col: &mut Vec<f32>, threads: usize| {
+        for n in start..end {
+            let x_n = &x[n * g.image_len()..(n + 1) * g.image_len()];
+            let dy_n = &grad[n * g.out_image_len()..(n + 1) * g.out_image_len()];
+            let lowered: &[f32] = if g.is_pointwise() {
+                x_n
+            } else {
+                col.resize(k * p, 0.0);
+                im2col(g, x_n, col);
+                col
+            };
+            gemm(view_mut(dw, o, k), n > start, view(dy_n, o, p), view(lowered, k, p).transpose(), threads);
+        }
+    };
+    let threads = rayon::current_num_threads();
+    if split_over_images(g.batch) {
+        let per = g.batch.div_ceil(threads);
+        let mut parts = vec![0.0f32; threads * g.weight_len()];
+        parts.par_chunks_mut(g.weight_len()).enumerate().for_each(|(t, dw)| {
+            let (start, end) = (t * per, ((t + 1) * per).min(g.batch));
+            if start < end {
+                partial(start, end, dw, &mut Vec::new(), 1);
+            } else {
+                dw.fill(0.0);
+            }
+        });
+        let (first, rest) = parts.split_at_mut(g.weight_len());
+        for other in rest.chunks(g.weight_len()) {
+            for (a, b) in first.iter_mut().zip(other) {
+                *a += *b;
+            }
+        }
+        parts.truncate(g.weight_len());
+        Ok(parts)
+    } else {
+        let mut dw = vec![0.0f32; g.weight_len()];
+        partial(0, g.batch, &mut dw, &mut Vec::new(), threads);
+        Ok(dw)
+    }
+}

@@ -1,0 +1,21 @@
+//! The one error type of `av-kernels`.
+
+use thiserror::Error;
+
+/// What can go wrong when a kernel is called on plain slices.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum KernelError {
+    /// A shape or option is impossible (zero sizes, a kernel larger than the padded input, ...).
+    #[error("invalid convolution geometry: {0}")]
+    Geometry(String),
+    /// A buffer does not hold the number of elements its shape says.
+    #[error("{name}: expected {expected} elements for its shape, got {actual}")]
+    BufferLength {
+        /// Which buffer (`x`, `weight`, `grad`, ...).
+        name: &'static str,
+        /// Elements the shape needs.
+        expected: usize,
+        /// Elements given.
+        actual: usize,
+    },
+}

@@ -1,0 +1,35 @@
+//! Fast kernels for av-align's networks, shipped as a Burn backend extension.
+//!
+//! Burn's CPU backend (flex) lowers a convolution in tiles of 512 output pixels and computes its
+//! gradients through a transposed convolution and a "convolution with the batch as channels";
+//! on the ResNet-18 trunks of the paper that runs at 40-65 GFLOP/s on this project's 2-core
+//! machine. This crate lowers each image once (`im2col`), multiplies with faer's packed GEMM and
+//! writes the gradients as two more GEMMs (`col2im(W^T dY)` and `sum_n dY_n col(X_n)^T`).
+//!
+//! * [`conv`]: the kernels on plain `f32` slices (NCHW), no Burn involved.
+//! * [`ConvKernels`]: the backend extension. On flex (f32, one group, symmetric padding) it runs
+//!   [`conv`]; everywhere else, and for every other case, it calls Burn's own `conv2d` and
+//!   gradients, so a model that uses it runs unchanged on WGPU, CUDA and ndarray. Its autodiff
+//!   implementation records one backward step that calls the two gradient kernels.
+//! * [`conv2d`] / [`conv2d_module`]: the `Tensor`-level entry points models call.
+//!
+//! ```
+//! use burn::nn::conv::Conv2dConfig;
+//! use burn::tensor::{Device, Distribution, Tensor};
+//!
+//! let device = Device::flex();
+//! let conv = Conv2dConfig::new([3, 8], [3, 3]).init(&device);
+//! let x = Tensor::<4>::random([2, 3, 16, 16], Distribution::Default, &device);
+//! let fast = av_kernels::conv2d_module(&conv, x.clone());
+//! let burn = conv.forward(x);
+//! assert!(fast.sub(burn).abs().max().into_scalar::<f32>() < 1e-4);
+//! ```
+
+pub mod conv;
+mod error;
+mod extension;
+mod tensor_api;
+
+pub use error::KernelError;
+pub use extension::ConvKernels;
+pub use tensor_api::{conv2d, conv2d_module};
