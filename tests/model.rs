@@ -247,3 +247,108 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
     std::fs::remove_dir_all(&dir_a).ok();
     std::fs::remove_dir_all(&dir_b).ok();
 }
+
+/// Weights of a model as one flat vector (every parameter, in module order).
+fn flat_weights(model: &av_align::model::AvModel) -> Vec<f32> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.extend(to_vec(param.val()));
+        }
+    }
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
+/// One SGD step of the trainer's settings, done by hand: the objective on each shard of the
+/// batch, its gradient weighted by the shard's share, summed (plain gradient accumulation on
+/// one device, no thread, no device transfer).
+fn accumulated_step(
+    init: &av_align::model::AvModel,
+    cfg: &TrainConfig,
+    data: &av_align::train::InMemoryDataset,
+    shards: &[std::ops::Range<usize>],
+    device: &Device,
+) -> av_align::model::AvModel {
+    use burn::module::Module;
+    use burn::optim::decay::WeightDecayConfig;
+    use burn::optim::momentum::MomentumConfig;
+    use burn::optim::{GradientsAccumulator, GradientsParams, SgdConfig};
+    let ad = device.clone().autodiff();
+    let model = init.clone().fork(&ad).train();
+    let order = av_align::train::epoch_order(cfg.seed, 0, data.len());
+    let indices = &order[..cfg.batch_size];
+    let mut acc = GradientsAccumulator::new();
+    for r in shards {
+        let batch = data.batch(&indices[r.clone()], &vec![false; r.len()], &ad).unwrap();
+        let (loss, _) = model.objective(&batch, &cfg.objective).unwrap();
+        let w = r.len() as f32 / cfg.batch_size as f32;
+        acc.accumulate(&model, GradientsParams::from_grads(loss.mul_scalar(w).backward(), &model));
+    }
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0)))
+        .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
+        .init();
+    optim.step(cfg.lr, model, acc.grads()).valid()
+}
+
+#[test]
+fn data_parallel_training_equals_accumulating_the_shards_gradients() {
+    let device = Device::flex();
+    let data = common::dataset(5, 10);
+    let model_cfg = tiny(2);
+    let init = model_cfg.init(&device).unwrap();
+    // One step of batch 5 (3 + 2 samples on two devices, weights 3/5 and 2/5), no flips.
+    let cfg =
+        TrainConfig { epochs: 1, batch_size: 5, lr: 0.05, hflip: false, ..TrainConfig::mssl_new(Stage::Two) };
+    let run = |cfg: TrainConfig, name: &str| {
+        let dir = tmp(name);
+        let out = Trainer::new(cfg, &dir)
+            .unwrap()
+            .with_progress(false)
+            .stop_after_steps(1)
+            .fit(init.clone(), &model_cfg, &data, &device)
+            .unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        flat_weights(&out.model)
+    };
+    let single = run(cfg.clone(), "dp-single");
+    let one = run(cfg.clone().with_devices(vec!["flex".into()]), "dp-one");
+    let two = run(cfg.clone().with_devices(vec!["flex".into(), "cpu".into()]), "dp-two");
+    // One listed device is the plain single-device step (the loss scaled by 1.0).
+    let d_one = max_abs_diff(&single, &one);
+    assert!(d_one <= 1e-7, "one-device data parallel moved the weights by {d_one}");
+    // Two devices: the weights of gradient accumulation over the same shards, by hand.
+    let want = flat_weights(&accumulated_step(&init, &cfg, &data, &[0..3, 3..5], &device));
+    let d_two = max_abs_diff(&two, &want);
+    assert!(d_two <= 1e-6, "two-device step differs from accumulation over its shards by {d_two}");
+    // And the split is real: BatchNorm and the in-batch negatives see 3 + 2 samples, not 5.
+    let d_split = max_abs_diff(&two, &single);
+    assert!(d_split > 1e-6, "the two-device step equals the unsplit one ({d_split}): no sharding happened");
+}
+
+#[test]
+fn data_parallel_rejects_shards_too_small_and_unknown_devices() {
+    let device = Device::flex();
+    let data = common::dataset(5, 10);
+    let model_cfg = tiny(2);
+    let init = model_cfg.init(&device).unwrap();
+    let base = TrainConfig { epochs: 1, batch_size: 3, ..TrainConfig::mssl_new(Stage::Two) };
+    for devices in [vec!["flex".to_string(), "flex".into()], vec!["tpu:0".to_string()]] {
+        let dir = tmp("dp-bad");
+        let err = Trainer::new(base.clone().with_devices(devices.clone()), &dir)
+            .unwrap()
+            .with_progress(false)
+            .fit(init.clone(), &model_cfg, &data, &device)
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{devices:?}: {err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

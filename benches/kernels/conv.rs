@@ -7,8 +7,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput};
 
@@ -43,7 +43,9 @@ pub fn benches(c: &mut Criterion) {
             let o = (size + 2 * p - k) / s + 1;
             let flop = 2 * n * out * o * o * inp * k * k;
             for (imp, fast) in [("burn", false), ("av", true)] {
-                let run = |m: &Conv2d, x: Tensor<4>| if fast { av_kernels::conv2d_module(m, x) } else { m.forward(x) };
+                let run = |m: &Conv2d, x: Tensor<4>| {
+                    if fast { av_kernels::conv2d_module(m, x) } else { m.forward(x) }
+                };
                 let m = conv(inp, out, k, s, p, &device);
                 let x = Tensor::<4>::random([n, inp, size, size], Distribution::Default, &device);
                 group.throughput(Throughput::Elements(flop as u64));
@@ -56,7 +58,10 @@ pub fn benches(c: &mut Criterion) {
                 group.bench_function(format!("flex/{imp}/{name}/fwd_bwd"), |b| {
                     b.iter(|| {
                         let grads = run(&m, x.clone()).sum().backward();
-                        black_box((x.grad(&grads).map(|g| g.into_data()), m.weight.grad(&grads).map(|g| g.into_data())))
+                        black_box((
+                            x.grad(&grads).map(|g| g.into_data()),
+                            m.weight.grad(&grads).map(|g| g.into_data()),
+                        ))
                     })
                 });
             }

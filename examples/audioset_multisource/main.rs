@@ -46,6 +46,11 @@ struct Args {
     /// writer names them. Default: the benchmark.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Data-parallel training devices, comma-separated (e.g. `cuda:0,cuda:1`; names as for
+    /// AV_ALIGN_DEVICE): each batch is split over them and their gradients averaged
+    /// (docs/scaling.md). Default: the whole batch on the selected device.
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
     /// Hide progress bars.
     #[arg(long)]
     quiet: bool,
@@ -77,6 +82,7 @@ fn run() -> Result<()> {
     if let Some(n) = args.test_scenes {
         plan.test_scenes = n;
     }
+    plan.base = plan.base.with_devices(&args.devices);
     let report = match &args.data {
         None => run_multisource(&plan, &args.run, &device, !args.quiet)?,
         Some(root) => {

@@ -55,6 +55,11 @@ struct Args {
     /// Train a model first (into `<out>/train`, resumable) instead of loading --checkpoint.
     #[arg(long, value_enum)]
     train: Option<Preset>,
+    /// Data-parallel training devices, comma-separated (e.g. `cuda:0,cuda:1`; names as for
+    /// AV_ALIGN_DEVICE): each batch is split over them and their gradients averaged
+    /// (docs/scaling.md). Default: the whole batch on the selected device.
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
     /// A real AVE copy (Annotations.txt, testSet.txt, frames/<id>/*.jpg at 1 fps,
     /// audio/<id>.wav); default: synthesized videos.
     #[arg(long)]
@@ -114,7 +119,8 @@ fn models(args: &Args, device: &burn::tensor::Device, progress: bool) -> Result<
             let plan = match preset {
                 Preset::Tiny => FlickrPlan::tiny(),
                 Preset::Compact => FlickrPlan::compact(),
-            };
+            }
+            .with_devices(&args.devices);
             let dir = args.out.join("train");
             let t = train_plan(&plan, &dir, device, progress)?;
             Ok(Models {

@@ -80,6 +80,11 @@ pub enum Command {
         /// labels.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Data-parallel training devices, comma-separated (e.g. `cuda:0,cuda:1`; names as for
+        /// AV_ALIGN_DEVICE): each batch is split over them and their gradients averaged
+        /// (docs/scaling.md). Default: the whole batch on the selected device.
+        #[arg(long, value_delimiter = ',')]
+        devices: Vec<String>,
     },
     /// Evaluate a checkpoint on benchmark test scenes or on a real SoundNet-Flickr test set.
     Eval {

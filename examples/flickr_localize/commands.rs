@@ -42,8 +42,8 @@ pub fn run(args: Args) -> Result<()> {
         Command::Demo { checkpoint, scenes, pictures, threshold } => {
             demo(&checkpoint, scenes, pictures, threshold, &args.out, &device, progress)
         }
-        Command::Train { preset, plan, run, ship, data } => {
-            train(preset, plan, &run, ship, data, &device, progress)
+        Command::Train { preset, plan, run, ship, data, devices } => {
+            train(preset, plan, &run, ship, data, &devices, &device, progress)
         }
         Command::Eval { checkpoint, data, scenes, maps, threshold } => match data {
             Some(root) => eval_real(&checkpoint, &root, threshold, &args.out, &device),
@@ -145,12 +145,14 @@ fn manifest(
     }))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train(
     preset: Preset,
     plan_file: Option<PathBuf>,
     run: &Path,
     ship: Option<PathBuf>,
     data: Option<PathBuf>,
+    devices: &[String],
     device: &Device,
     progress: bool,
 ) -> Result<()> {
@@ -161,7 +163,8 @@ fn train(
             Preset::Paper => FlickrPlan::paper(),
             Preset::Tiny => FlickrPlan::tiny(),
         },
-    };
+    }
+    .with_devices(devices);
     let trained = match data {
         Some(root) => {
             let (dataset, report) = load_flickr_train(&root, plan.data.image_size)?;

@@ -42,6 +42,11 @@ struct Args {
     /// Train a model first (into `<out>/train`, resumable) instead of loading --checkpoint.
     #[arg(long, value_enum)]
     train: Option<Preset>,
+    /// Data-parallel training devices, comma-separated (e.g. `cuda:0,cuda:1`; names as for
+    /// AV_ALIGN_DEVICE): each batch is split over them and their gradients averaged
+    /// (docs/scaling.md). Default: the whole batch on the selected device.
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
     /// Benchmark test scenes (queries and gallery).
     #[arg(long, default_value_t = 300)]
     scenes: u64,
@@ -88,7 +93,8 @@ fn model(
             let plan = match preset {
                 Preset::Tiny => FlickrPlan::tiny(),
                 Preset::Compact => FlickrPlan::compact(),
-            };
+            }
+            .with_devices(&args.devices);
             let dir = args.out.join("train");
             let t = train_plan(&plan, &dir, device, progress)?;
             let source = format!("trained here ({preset:?} preset, {:.0} s, {})", t.seconds, dir.display());

@@ -42,6 +42,15 @@ pub struct FlickrPlan {
 }
 
 impl FlickrPlan {
+    /// The same plan, both stages data-parallel over `devices` (names as for `AV_ALIGN_DEVICE`,
+    /// e.g. `cuda:0`, `cuda:1`; see [`TrainConfig::devices`] and `docs/scaling.md`). The devices
+    /// are not part of `plan.json`.
+    pub fn with_devices(mut self, devices: &[String]) -> Self {
+        self.stage1.devices = devices.to_vec();
+        self.stage2.devices = devices.to_vec();
+        self
+    }
+
     /// The compact preset that produced the shipped checkpoint: compact model on 128x128 frames,
     /// 1 600 benchmark scenes, 30 epochs of stage 1 (SGD lr 0.05) and 20 of stage 2 (lr 0.02),
     /// batch 16; about 20 minutes on 2 CPU cores. The visual trunk starts from scratch (no

@@ -45,6 +45,12 @@ pub struct TrainConfig {
     pub hflip: bool,
     /// Write a checkpoint every this many steps (0: only at the end of each epoch).
     pub checkpoint_every: usize,
+    /// Data-parallel devices (`"cuda:0"`, `"cuda:1"`, `"flex"`, ...; names as for
+    /// `AV_ALIGN_DEVICE`): each batch is split over them and their gradients averaged (see
+    /// `docs/scaling.md`). Empty (the default): the whole batch on the training device. Not
+    /// stored with checkpoints, so a run may resume on other hardware.
+    #[serde(skip)]
+    pub devices: Vec<String>,
 }
 
 impl TrainConfig {
@@ -66,6 +72,7 @@ impl TrainConfig {
             seed: 0,
             hflip: true,
             checkpoint_every: 0,
+            devices: Vec::new(),
         }
     }
 
@@ -84,6 +91,18 @@ impl TrainConfig {
     pub fn with_method(mut self, method: Method) -> Self {
         self.objective.method = method;
         self
+    }
+
+    /// The same settings, data-parallel over `devices` (see [`TrainConfig::devices`]).
+    pub fn with_devices(mut self, devices: Vec<String>) -> Self {
+        self.devices = devices;
+        self
+    }
+
+    /// The settings that decide a run's results, for comparing a checkpoint's settings with
+    /// the current ones: everything but the devices.
+    pub fn without_devices(&self) -> Self {
+        Self { devices: Vec::new(), ..self.clone() }
     }
 
     /// Learning rate of the heads in `epoch` (0-based).

@@ -3,6 +3,7 @@
 mod checkpoint;
 mod config;
 mod data;
+mod data_parallel;
 mod trainer;
 
 pub use checkpoint::{
@@ -13,4 +14,5 @@ pub use config::{LrSchedule, TrainConfig};
 pub use data::{
     IMAGENET_MEAN, IMAGENET_STD, InMemoryDataset, Sample, frame_chw, frame_tensor, logmel_tensor,
 };
+pub use data_parallel::{MIN_SHARD, replica_devices, shard_ranges};
 pub use trainer::{TrainOutcome, Trainer, ValidationHook, epoch_order};

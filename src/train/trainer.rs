@@ -21,6 +21,7 @@ use crate::train::checkpoint::{
 };
 use crate::train::config::TrainConfig;
 use crate::train::data::InMemoryDataset;
+use crate::train::data_parallel::{MIN_SHARD, replica_devices, shard_ranges, sharded_gradients};
 
 /// A validation hook: called with the model (in evaluation mode) after every epoch; its value
 /// is logged. It must use a validation split, never the test set.
@@ -130,6 +131,10 @@ impl<'a> Trainer<'a> {
             )));
         }
         let ad = device.clone().autodiff();
+        let replicas = replica_devices(&cfg.devices)?;
+        if !replicas.is_empty() {
+            shard_ranges(cfg.batch_size, replicas.len(), MIN_SHARD)?;
+        }
         let mut optim = SgdConfig::new()
             .with_momentum(Some(MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0)))
             .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
@@ -149,7 +154,7 @@ impl<'a> Trainer<'a> {
             && let Some(ckpt) = latest_checkpoint(&self.run_dir)?
         {
             let saved = load_state(&ckpt)?;
-            if saved.config != cfg {
+            if saved.config.without_devices() != cfg.without_devices() {
                 return Err(Error::Checkpoint {
                     path: ckpt,
                     detail: format!(
@@ -184,12 +189,21 @@ impl<'a> Trainer<'a> {
                 let s = state.step_in_epoch;
                 let indices = &order[s * cfg.batch_size..(s + 1) * cfg.batch_size];
                 let flips = batch_flips(cfg.seed, epoch, s, indices.len(), cfg.hflip);
-                let batch = data.batch(indices, &flips, &ad)?;
-                let (loss, values) = model.objective(&batch, &cfg.objective)?;
+                let (grads, values) = if replicas.is_empty() {
+                    let batch = data.batch(indices, &flips, &ad)?;
+                    let (loss, values) = model.objective(&batch, &cfg.objective)?;
+                    if !values.total.is_finite() {
+                        return Err(Error::Diverged { value: values.total, epoch, step: state.global_step });
+                    }
+                    (GradientsParams::from_grads(loss.backward(), &model), values)
+                } else {
+                    let sharded =
+                        sharded_gradients(&model, data, indices, &flips, &cfg.objective, &replicas, &ad)?;
+                    (sharded.grads, sharded.values)
+                };
                 if !values.total.is_finite() {
                     return Err(Error::Diverged { value: values.total, epoch, step: state.global_step });
                 }
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = if cfg.backbone_lr_scale == 1.0 {
                     optim.step(lr, model, grads)
                 } else {

@@ -28,7 +28,11 @@ use burn::backend::tensor::FloatTensor;
 pub trait ConvKernels: burn::backend::Backend {
     /// `conv2d(x, weight)` without bias. Shapes: `[N, C, H, W]`, `[O, C / groups, kh, kw]` ->
     /// `[N, O, Ho, Wo]`.
-    fn av_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+    fn av_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
         Self::conv2d(x, weight, None, options)
     }
 
@@ -62,9 +66,9 @@ impl ConvKernels for burn::backend::Cube {}
 
 #[cfg(feature = "flex")]
 mod flex {
+    use burn::backend::flex::{FlexTensor, Layout};
     use burn::backend::ops::{ConvOptions, ModuleOps};
     use burn::backend::{DType, Flex, TensorMetadata};
-    use burn::backend::flex::{FlexTensor, Layout};
     use burn::tensor::{Bytes, Shape};
 
     use super::ConvKernels;
@@ -74,7 +78,11 @@ mod flex {
     /// shapes [`ConvGeometry`] accepts. `None` sends the call to Burn's kernel, which reports
     /// any shape error in its own words.
     fn geometry(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Option<ConvGeometry> {
-        if x.dtype() != DType::F32 || weight.dtype() != DType::F32 || options.groups != 1 || options.is_asymmetric() {
+        if x.dtype() != DType::F32
+            || weight.dtype() != DType::F32
+            || options.groups != 1
+            || options.is_asymmetric()
+        {
             return None;
         }
         let xs: [usize; 4] = x.shape().as_slice().try_into().ok()?;
@@ -159,7 +167,11 @@ impl<B: ConvKernels> Backward<B, 2> for AvConv2dBackward {
 }
 
 impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
-    fn av_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+    fn av_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
         match AvConv2dBackward.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
@@ -167,7 +179,9 @@ impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
                 let out = B::av_conv2d(x.into_primitive(), weight.into_primitive(), options.clone());
                 prep.finish((x_state, weight_state, options), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::av_conv2d(x.into_primitive(), weight.into_primitive(), options)),
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::av_conv2d(x.into_primitive(), weight.into_primitive(), options))
+            }
         }
     }
 }

@@ -17,7 +17,12 @@ use crate::ConvKernels;
 ///
 /// # Panics
 /// As Burn's `conv2d` on shapes that do not fit together.
-pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
     let out = Tensor::<4>::from_dispatch(<Dispatch as ConvKernels>::av_conv2d(
         x.into_dispatch(),
         weight.into_dispatch(),

@@ -18,7 +18,16 @@ fn max_rel_any<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
     a.sub(b).abs().max().into_scalar::<f32>() / scale
 }
 
-fn conv(c: [usize; 2], k: usize, s: usize, pad: PaddingConfig2d, d: usize, groups: usize, bias: bool, device: &Device) -> Conv2d {
+fn conv(
+    c: [usize; 2],
+    k: usize,
+    s: usize,
+    pad: PaddingConfig2d,
+    d: usize,
+    groups: usize,
+    bias: bool,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new(c, [k, k])
         .with_stride([s, s])
         .with_padding(pad)

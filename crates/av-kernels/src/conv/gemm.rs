@@ -15,7 +15,13 @@ pub(crate) fn view_mut(data: &mut [f32], rows: usize, cols: usize) -> MatMut<'_,
 }
 
 /// `dst = lhs rhs` (or `dst += lhs rhs` when `accumulate`), on `threads` threads.
-pub(crate) fn gemm(dst: MatMut<'_, f32>, accumulate: bool, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, threads: usize) {
+pub(crate) fn gemm(
+    dst: MatMut<'_, f32>,
+    accumulate: bool,
+    lhs: MatRef<'_, f32>,
+    rhs: MatRef<'_, f32>,
+    threads: usize,
+) {
     let accum = if accumulate { Accum::Add } else { Accum::Replace };
     let par = if threads <= 1 { Par::Seq } else { Par::rayon(threads) };
     matmul(dst, accum, lhs, rhs, 1.0f32, par);

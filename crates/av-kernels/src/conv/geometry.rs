@@ -43,10 +43,14 @@ impl ConvGeometry {
         let [batch, in_channels, h, w] = x_shape;
         let [out_channels, w_in, kh, kw] = weight_shape;
         if x_shape.contains(&0) || weight_shape.contains(&0) {
-            return Err(KernelError::Geometry(format!("zero size in input {x_shape:?} or weight {weight_shape:?}")));
+            return Err(KernelError::Geometry(format!(
+                "zero size in input {x_shape:?} or weight {weight_shape:?}"
+            )));
         }
         if stride.contains(&0) || dilation.contains(&0) {
-            return Err(KernelError::Geometry(format!("stride {stride:?} and dilation {dilation:?} must be >= 1")));
+            return Err(KernelError::Geometry(format!(
+                "stride {stride:?} and dilation {dilation:?} must be >= 1"
+            )));
         }
         if w_in != in_channels {
             return Err(KernelError::Geometry(format!(
@@ -67,7 +71,17 @@ impl ConvGeometry {
             out(h, kh, stride[0], padding[0], dilation[0])?,
             out(w, kw, stride[1], padding[1], dilation[1])?,
         ];
-        Ok(Self { batch, in_channels, input: [h, w], out_channels, kernel: [kh, kw], stride, padding, dilation, output })
+        Ok(Self {
+            batch,
+            in_channels,
+            input: [h, w],
+            out_channels,
+            kernel: [kh, kw],
+            stride,
+            padding,
+            dilation,
+            output,
+        })
     }
 
     /// Rows of the lowered input (`C kh kw`), the inner dimension of the GEMMs.
@@ -106,7 +120,12 @@ impl ConvGeometry {
         self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
     }
 
-    pub(crate) fn check_len(&self, name: &'static str, expected: usize, actual: usize) -> Result<(), KernelError> {
+    pub(crate) fn check_len(
+        &self,
+        name: &'static str,
+        expected: usize,
+        actual: usize,
+    ) -> Result<(), KernelError> {
         if expected == actual { Ok(()) } else { Err(KernelError::BufferLength { name, expected, actual }) }
     }
 }

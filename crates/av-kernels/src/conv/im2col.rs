@@ -105,7 +105,9 @@ mod tests {
     /// and rows entirely outside the image.
     #[test]
     fn im2col_matches_definition() {
-        for (k, s, p, d) in [(3, 1, 1, 1), (3, 2, 1, 1), (7, 2, 3, 1), (1, 2, 0, 1), (3, 1, 2, 2), (2, 3, 4, 1)] {
+        for (k, s, p, d) in
+            [(3, 1, 1, 1), (3, 2, 1, 1), (7, 2, 3, 1), (1, 2, 0, 1), (3, 1, 2, 2), (2, 3, 4, 1)]
+        {
             let g = ConvGeometry::new([1, 2, 7, 6], [1, 2, k, k], [s, s], [p, p], [d, d]).expect("geometry");
             let x: Vec<f32> = (0..g.image_len()).map(|v| v as f32 + 1.0).collect();
             let mut col = vec![f32::NAN; g.col_rows() * g.out_positions()];
@@ -138,7 +140,8 @@ mod tests {
         for (k, s, p, d) in [(3, 1, 1, 1), (3, 2, 1, 1), (7, 2, 3, 1), (1, 2, 0, 1), (3, 1, 2, 2)] {
             let g = ConvGeometry::new([1, 3, 9, 8], [1, 3, k, k], [s, s], [p, p], [d, d]).expect("geometry");
             let x: Vec<f32> = (0..g.image_len()).map(|v| ((v * 37) % 11) as f32 - 5.0).collect();
-            let y: Vec<f32> = (0..g.col_rows() * g.out_positions()).map(|v| ((v * 53) % 13) as f32 - 6.0).collect();
+            let y: Vec<f32> =
+                (0..g.col_rows() * g.out_positions()).map(|v| ((v * 53) % 13) as f32 - 6.0).collect();
             let mut col = vec![0.0; y.len()];
             im2col(&g, &x, &mut col);
             let lhs: f64 = col.iter().zip(&y).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();

@@ -25,5 +25,5 @@ pub use geometry::ConvGeometry;
 /// are enough of them to keep every thread busy, else one image at a time with threaded GEMMs.
 fn split_over_images(batch: usize) -> bool {
     let threads = rayon::current_num_threads();
-    threads > 1 && (batch % threads == 0 || batch >= 4 * threads)
+    threads > 1 && (batch.is_multiple_of(threads) || batch >= 4 * threads)
 }

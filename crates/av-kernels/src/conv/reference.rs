@@ -11,9 +11,13 @@ fn taps(g: &ConvGeometry, mut f: impl FnMut([usize; 9])) {
                     for ow in 0..g.output[1] {
                         for i in 0..g.kernel[0] {
                             for j in 0..g.kernel[1] {
-                                let ih = (oh * g.stride[0] + i * g.dilation[0]) as isize - g.padding[0] as isize;
-                                let iw = (ow * g.stride[1] + j * g.dilation[1]) as isize - g.padding[1] as isize;
-                                if (0..g.input[0] as isize).contains(&ih) && (0..g.input[1] as isize).contains(&iw) {
+                                let ih =
+                                    (oh * g.stride[0] + i * g.dilation[0]) as isize - g.padding[0] as isize;
+                                let iw =
+                                    (ow * g.stride[1] + j * g.dilation[1]) as isize - g.padding[1] as isize;
+                                if (0..g.input[0] as isize).contains(&ih)
+                                    && (0..g.input[1] as isize).contains(&iw)
+                                {
                                     f([n, o, c, oh, ow, i, j, ih as usize, iw as usize]);
                                 }
                             }
