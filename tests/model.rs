@@ -262,6 +262,22 @@ fn flat_weights(model: &av_align::model::AvModel) -> Vec<f32> {
     c.0
 }
 
+/// One training step from `init` in a fresh temporary run directory (removed afterwards).
+fn one_step_in(
+    name: &str,
+    cfg: TrainConfig,
+    init: &av_align::model::AvModel,
+    model_cfg: &AvModelConfig,
+    data: &av_align::train::InMemoryDataset,
+    device: &Device,
+) -> Result<av_align::train::TrainOutcome, Error> {
+    let dir = tmp(name);
+    let out = Trainer::new(cfg, &dir)
+        .and_then(|t| t.with_progress(false).stop_after_steps(1).fit(init.clone(), model_cfg, data, device));
+    std::fs::remove_dir_all(&dir).ok();
+    out
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
@@ -309,15 +325,7 @@ fn data_parallel_training_equals_accumulating_the_shards_gradients() {
     let cfg =
         TrainConfig { epochs: 1, batch_size: 5, lr: 0.05, hflip: false, ..TrainConfig::mssl_new(Stage::Two) };
     let run = |cfg: TrainConfig, name: &str| {
-        let dir = tmp(name);
-        let out = Trainer::new(cfg, &dir)
-            .unwrap()
-            .with_progress(false)
-            .stop_after_steps(1)
-            .fit(init.clone(), &model_cfg, &data, &device)
-            .unwrap();
-        std::fs::remove_dir_all(&dir).ok();
-        flat_weights(&out.model)
+        flat_weights(&one_step_in(name, cfg, &init, &model_cfg, &data, &device).unwrap().model)
     };
     let single = run(cfg.clone(), "dp-single");
     let one = run(cfg.clone().with_devices(vec!["flex".into()]), "dp-one");
@@ -342,13 +350,15 @@ fn data_parallel_rejects_shards_too_small_and_unknown_devices() {
     let init = model_cfg.init(&device).unwrap();
     let base = TrainConfig { epochs: 1, batch_size: 3, ..TrainConfig::mssl_new(Stage::Two) };
     for devices in [vec!["flex".to_string(), "flex".into()], vec!["tpu:0".to_string()]] {
-        let dir = tmp("dp-bad");
-        let err = Trainer::new(base.clone().with_devices(devices.clone()), &dir)
-            .unwrap()
-            .with_progress(false)
-            .fit(init.clone(), &model_cfg, &data, &device)
-            .unwrap_err();
+        let err = one_step_in(
+            "dp-bad",
+            base.clone().with_devices(devices.clone()),
+            &init,
+            &model_cfg,
+            &data,
+            &device,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{devices:?}: {err}");
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! This is the synchronous data parallelism of PyTorch's DDP and of burn-train's DDP strategy
 //! (replicas, per-shard backward, an all-reduce of the gradients, one optimizer step), written
-//! with device transfers instead of a collective so that it runs on every Burn backend: Burn
-//! 0.22 implements `all_reduce` only on its CubeCL backends, and Flex (the CPU backend) has no
-//! collective at all. See `docs/scaling.md`.
+//! with device transfers instead of a collective so that it runs on every Burn backend: in Burn
+//! 0.22 only CUDA (through NCCL) implements `all_reduce`; WGPU returns an error and Flex (the
+//! CPU backend) has no collective at all. See `docs/scaling.md`.
 //!
 //! What "equal to single-device training up to the batch split" means here: every loss term of
 //! the objective is a mean over the samples of the batch it sees, so the weighted sum of the
@@ -100,11 +100,8 @@ pub(crate) fn sharded_gradients(
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::Config("a data-parallel worker thread panicked".into()))
-                    })
-                })
+                // A worker's panic is a bug, not a user error: re-raise it on this thread.
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
                 .collect()
         })
     } else {

@@ -192,9 +192,6 @@ impl<'a> Trainer<'a> {
                 let (grads, values) = if replicas.is_empty() {
                     let batch = data.batch(indices, &flips, &ad)?;
                     let (loss, values) = model.objective(&batch, &cfg.objective)?;
-                    if !values.total.is_finite() {
-                        return Err(Error::Diverged { value: values.total, epoch, step: state.global_step });
-                    }
                     (GradientsParams::from_grads(loss.backward(), &model), values)
                 } else {
                     let sharded =
