@@ -46,6 +46,47 @@ fn step_bench(c: &mut Criterion, group_name: &str, config: AvModelConfig, device
     group.finish();
 }
 
+/// Localization of one image + clip end to end from decoded data: a 5-s mono clip at 22 050 Hz
+/// and a 320x240 RGB frame (what `symphonia` / `image` hand over) go through the paper log-mel,
+/// the reference bilinear resize to 256x256, ImageNet normalisation, both trunks, Eq. 8 maps,
+/// bilinear upsampling to 256x256 and class mixing.
+#[cfg(feature = "flex")]
+fn localize_bench(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    config: AvModelConfig,
+    device: &Device,
+) {
+    use av_align::audio::{LogMelConfig, LogMelExtractor};
+    use av_align::data::image_io::resize_bilinear;
+    use av_align::train::{frame_tensor, logmel_tensor};
+
+    let model = config.init(device).expect("valid config");
+    let extractor = LogMelExtractor::new(LogMelConfig::paper()).expect("paper log-mel");
+    let mut state = 0x2545_f491_u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let wave: Vec<f32> = (0..5 * 22_050).map(|_| (next() as f32 / u32::MAX as f32 - 0.5) * 0.2).collect();
+    let image = image::RgbImage::from_fn(320, 240, |_, _| {
+        let v = next().to_le_bytes();
+        image::Rgb([v[0], v[1], v[2]])
+    });
+    let options = LocalizeConfig { output_size: Some([256, 256]), ..LocalizeConfig::default() };
+    group.bench_function(format!("flex/localize_{name}_e2e_5s_320x240"), |bencher| {
+        bencher.iter(|| {
+            let logmel = extractor.compute(&wave).expect("log-mel");
+            let frame = frame_tensor(&resize_bilinear(&image, 256, 256), device);
+            let mel = logmel_tensor(&logmel, device).expect("finite log-mel");
+            let f = model.features(frame, mel).expect("features");
+            black_box(model.localize(&f, &options).expect("localize").agnostic.into_data())
+        })
+    });
+}
+
 /// Registers the model benchmarks (flex only: the peer comparison is on the default backend).
 pub fn benches(c: &mut Criterion) {
     #[cfg(feature = "flex")]
@@ -56,16 +97,9 @@ pub fn benches(c: &mut Criterion) {
 
         let mut group = c.benchmark_group("model");
         group.sample_size(20).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(15));
-        let model = AvModelConfig::paper(7).init(&device).expect("valid config");
-        let frame = Tensor::<4>::random([1, 3, 256, 256], Distribution::Default, &device);
-        let mel = Tensor::<4>::random([1, 1, 251, 64], Distribution::Default, &device);
-        let config = LocalizeConfig { output_size: Some([256, 256]), ..LocalizeConfig::default() };
-        group.bench_function("flex/localize_paper_1x256", |bencher| {
-            bencher.iter(|| {
-                let f = model.features(frame.clone(), mel.clone()).expect("features");
-                black_box(model.localize(&f, &config).expect("localize").agnostic.into_data())
-            })
-        });
+        for (name, config) in [("paper", AvModelConfig::paper(7)), ("compact", AvModelConfig::compact(7))] {
+            localize_bench(&mut group, name, config, &device);
+        }
         group.finish();
     }
     #[cfg(not(feature = "flex"))]

@@ -13,7 +13,7 @@
 //! [`crate::weights`]). A width multiplier (`base_width`, 64 in torchvision) gives the compact
 //! variants that train on a CPU in minutes.
 
-use av_kernels::conv2d_module;
+use av_kernels::{batch_norm_module, conv2d_module};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -171,11 +171,11 @@ impl BasicBlock {
     /// `[N, C_in, H, W]` -> `[N, C_out, H / stride, W / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(conv2d_module(&d.conv, x.clone())),
+            Some(d) => batch_norm_module(&d.bn, conv2d_module(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(conv2d_module(&self.conv1, x)));
-        let out = self.bn2.forward(conv2d_module(&self.conv2, out));
+        let out = relu(batch_norm_module(&self.bn1, conv2d_module(&self.conv1, x)));
+        let out = batch_norm_module(&self.bn2, conv2d_module(&self.conv2, out));
         relu(out + identity)
     }
 }
@@ -224,7 +224,7 @@ impl ResNet {
     /// input `[N, C_in, H, W]` (frames: ImageNet-normalised RGB; audio: `[N, 1, T, 64]` log-mels);
     /// see [`ResNetFeatures`] for the outputs.
     pub fn forward(&self, x: Tensor<4>) -> ResNetFeatures {
-        let x = self.maxpool.forward(relu(self.bn1.forward(conv2d_module(&self.conv1, x))));
+        let x = self.maxpool.forward(relu(batch_norm_module(&self.bn1, conv2d_module(&self.conv1, x))));
         let x = run(&self.layer2, run(&self.layer1, x));
         let layer3 = run(&self.layer3, x);
         let layer5 = self.layer5.as_ref().map(|l5| run(l5, layer3.clone()));

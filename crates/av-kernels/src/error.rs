@@ -8,6 +8,10 @@ pub enum KernelError {
     /// A shape or option is impossible (zero sizes, a kernel larger than the padded input, ...).
     #[error("invalid convolution geometry: {0}")]
     Geometry(String),
+    /// A tensor's dimensions do not fit the operation (batch norm on fewer than two
+    /// dimensions or an empty tensor).
+    #[error("invalid tensor shape: {0}")]
+    Shape(String),
     /// A buffer does not hold the number of elements its shape says.
     #[error("{name}: expected {expected} elements for its shape, got {actual}")]
     BufferLength {

@@ -11,7 +11,10 @@
 //!   [`conv`]; everywhere else, and for every other case, it calls Burn's own `conv2d` and
 //!   gradients, so a model that uses it runs unchanged on WGPU, CUDA and ndarray. Its autodiff
 //!   implementation records one backward step that calls the two gradient kernels.
-//! * [`conv2d`] / [`conv2d_module`]: the `Tensor`-level entry points models call.
+//! * [`norm`] / [`NormKernels`]: batch normalisation in two passes per direction (Burn's
+//!   generic version makes about five full passes forward and ten backward), same routing.
+//! * [`conv2d`] / [`conv2d_module`] / [`batch_norm_module`]: the `Tensor`-level entry points
+//!   models call.
 //!
 //! ```
 //! use burn::nn::conv::Conv2dConfig;
@@ -28,8 +31,11 @@
 pub mod conv;
 mod error;
 mod extension;
+pub mod norm;
+mod norm_extension;
 mod tensor_api;
 
 pub use error::KernelError;
 pub use extension::ConvKernels;
-pub use tensor_api::{conv2d, conv2d_module};
+pub use norm_extension::NormKernels;
+pub use tensor_api::{batch_norm_module, conv2d, conv2d_module};

@@ -2,11 +2,11 @@
 
 use burn::backend::Dispatch;
 use burn::backend::ops::ConvOptions;
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 
-use crate::ConvKernels;
+use crate::{ConvKernels, NormKernels};
 
 /// `conv2d(x, weight) + bias`, PyTorch semantics, through [`ConvKernels`] (av-align's kernels
 /// on flex, Burn's elsewhere). Differentiable on autodiff devices.
@@ -52,4 +52,51 @@ pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+}
+
+/// `bn.forward(x)` through [`NormKernels`]: the same parameters, running statistics and
+/// train/inference rule as Burn's [`BatchNorm`] (batch statistics and a running-statistics
+/// update on autodiff devices while the layer's training flag is set, the running statistics
+/// otherwise), computed by av-align's two-pass kernels on flex.
+///
+/// # Shapes
+/// `x`: `[N, C, ...]` with `C` the layer's number of features; returns the shape of `x`.
+///
+/// # Panics
+/// As [`BatchNorm::forward`] when `C` does not match the layer.
+pub fn batch_norm_module<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let [features] = bn.gamma.shape().dims();
+    if D < 2 || x.dims()[1] != features {
+        return bn.forward(x); // Burn's shape assertion, in Burn's words.
+    }
+    let device = x.device();
+    if device.is_autodiff() && bn.training.is_enabled() {
+        let (out, mean, variance) = <Dispatch as NormKernels>::av_batch_norm_train(
+            x.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            bn.epsilon,
+        );
+        let (mean, variance) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(variance));
+        // Running statistics exactly as `BatchNorm::forward_train` updates them.
+        let momentum = bn.momentum;
+        let running_mean = bn.running_mean.value_sync().to_device(&device);
+        let running_var = bn.running_var.value_sync().to_device(&device);
+        let running_mean = running_mean.mul_scalar(1.0 - momentum).add(mean.detach().mul_scalar(momentum));
+        let running_var = running_var.mul_scalar(1.0 - momentum).add(variance.detach().mul_scalar(momentum));
+        bn.running_mean.update(running_mean.detach());
+        bn.running_var.update(running_var.detach());
+        Tensor::from_dispatch(out)
+    } else {
+        let mean = bn.running_mean.value().to_device(&device);
+        let variance = bn.running_var.value().to_device(&device);
+        Tensor::from_dispatch(<Dispatch as NormKernels>::av_batch_norm_eval(
+            x.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            mean.into_dispatch(),
+            variance.into_dispatch(),
+            bn.epsilon,
+        ))
+    }
 }
