@@ -4,6 +4,7 @@ use rayon::prelude::*;
 
 use super::gemm::{gemm, view, view_mut};
 use super::im2col::{col2im_add, im2col};
+use super::scratch::with_col;
 use super::{ConvGeometry, split_over_images};
 use crate::KernelError;
 
@@ -20,24 +21,24 @@ pub fn conv2d_input_grad(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Resu
     let (k, p, o) = (g.col_rows(), g.out_positions(), g.out_channels);
     let mut dx = vec![0.0f32; g.batch * g.image_len()];
     let w_t = view(weight, o, k).transpose();
-    let one_image = |dy_n: &[f32], dx_n: &mut [f32], col: &mut Vec<f32>, threads: usize| {
+    let one_image = |dy_n: &[f32], dx_n: &mut [f32], threads: usize| {
         if g.is_pointwise() {
             gemm(view_mut(dx_n, k, p), false, w_t, view(dy_n, o, p), threads);
         } else {
-            col.resize(k * p, 0.0);
-            gemm(view_mut(col, k, p), false, w_t, view(dy_n, o, p), threads);
-            col2im_add(g, col, dx_n);
+            with_col(k * p, |col| {
+                gemm(view_mut(col, k, p), false, w_t, view(dy_n, o, p), threads);
+                col2im_add(g, col, dx_n);
+            });
         }
     };
     if split_over_images(g.batch) {
         dx.par_chunks_mut(g.image_len())
             .zip(grad.par_chunks(g.out_image_len()))
-            .for_each_init(Vec::new, |col, (dx_n, dy_n)| one_image(dy_n, dx_n, col, 1));
+            .for_each(|(dx_n, dy_n)| one_image(dy_n, dx_n, 1));
     } else {
         let threads = rayon::current_num_threads();
-        let mut col = Vec::new();
         for (dx_n, dy_n) in dx.chunks_mut(g.image_len()).zip(grad.chunks(g.out_image_len())) {
-            one_image(dy_n, dx_n, &mut col, threads);
+            one_image(dy_n, dx_n, threads);
         }
     }
     Ok(dx)
@@ -55,18 +56,19 @@ pub fn conv2d_weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Result<V
     g.check_len("grad", g.batch * g.out_image_len(), grad.len())?;
     let (k, p, o) = (g.col_rows(), g.out_positions(), g.out_channels);
     // Images [start, end) summed into `dw` (overwritten first).
-    let partial = |start: usize, end: usize, dw: &mut [f32], col: &mut Vec<f32>, threads: usize| {
+    let partial = |start: usize, end: usize, dw: &mut [f32], threads: usize| {
         for n in start..end {
             let x_n = &x[n * g.image_len()..(n + 1) * g.image_len()];
             let dy_n = &grad[n * g.out_image_len()..(n + 1) * g.out_image_len()];
-            let lowered: &[f32] = if g.is_pointwise() {
-                x_n
+            let dw_mat = view_mut(dw, o, k);
+            if g.is_pointwise() {
+                gemm(dw_mat, n > start, view(dy_n, o, p), view(x_n, k, p).transpose(), threads);
             } else {
-                col.resize(k * p, 0.0);
-                im2col(g, x_n, col);
-                col
-            };
-            gemm(view_mut(dw, o, k), n > start, view(dy_n, o, p), view(lowered, k, p).transpose(), threads);
+                with_col(k * p, |col| {
+                    im2col(g, x_n, col);
+                    gemm(dw_mat, n > start, view(dy_n, o, p), view(col, k, p).transpose(), threads);
+                });
+            }
         }
     };
     let threads = rayon::current_num_threads();
@@ -76,7 +78,7 @@ pub fn conv2d_weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Result<V
         parts.par_chunks_mut(g.weight_len()).enumerate().for_each(|(t, dw)| {
             let (start, end) = (t * per, ((t + 1) * per).min(g.batch));
             if start < end {
-                partial(start, end, dw, &mut Vec::new(), 1);
+                partial(start, end, dw, 1);
             } else {
                 dw.fill(0.0);
             }
@@ -91,7 +93,7 @@ pub fn conv2d_weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Result<V
         Ok(parts)
     } else {
         let mut dw = vec![0.0f32; g.weight_len()];
-        partial(0, g.batch, &mut dw, &mut Vec::new(), threads);
+        partial(0, g.batch, &mut dw, threads);
         Ok(dw)
     }
 }

@@ -4,6 +4,7 @@ use rayon::prelude::*;
 
 use super::gemm::{gemm, view, view_mut};
 use super::im2col::im2col;
+use super::scratch::with_col;
 use super::{ConvGeometry, split_over_images};
 use crate::KernelError;
 
@@ -21,25 +22,24 @@ pub fn conv2d_forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Result<Vec
     let (k, p, o) = (g.col_rows(), g.out_positions(), g.out_channels);
     let mut y = vec![0.0f32; g.batch * g.out_image_len()];
     let w = view(weight, o, k);
-    let one_image = |x_n: &[f32], y_n: &mut [f32], col: &mut Vec<f32>, threads: usize| {
-        let lowered: &[f32] = if g.is_pointwise() {
-            x_n
+    let one_image = |x_n: &[f32], y_n: &mut [f32], threads: usize| {
+        if g.is_pointwise() {
+            gemm(view_mut(y_n, o, p), false, w, view(x_n, k, p), threads);
         } else {
-            col.resize(k * p, 0.0);
-            im2col(g, x_n, col);
-            col
-        };
-        gemm(view_mut(y_n, o, p), false, w, view(lowered, k, p), threads);
+            with_col(k * p, |col| {
+                im2col(g, x_n, col);
+                gemm(view_mut(y_n, o, p), false, w, view(col, k, p), threads);
+            });
+        }
     };
     if split_over_images(g.batch) {
         y.par_chunks_mut(g.out_image_len())
             .zip(x.par_chunks(g.image_len()))
-            .for_each_init(Vec::new, |col, (y_n, x_n)| one_image(x_n, y_n, col, 1));
+            .for_each(|(y_n, x_n)| one_image(x_n, y_n, 1));
     } else {
         let threads = rayon::current_num_threads();
-        let mut col = Vec::new();
         for (y_n, x_n) in y.chunks_mut(g.out_image_len()).zip(x.chunks(g.image_len())) {
-            one_image(x_n, y_n, &mut col, threads);
+            one_image(x_n, y_n, threads);
         }
     }
     Ok(y)

@@ -14,6 +14,7 @@ mod forward;
 mod gemm;
 mod geometry;
 mod im2col;
+mod scratch;
 #[cfg(test)]
 mod reference;
 
