@@ -117,13 +117,15 @@ fn grad_sums(x: &[f32], dy: &[f32], mean: f32) -> (f64, f64) {
 fn affine(shape: &NormShape, x: &[f32], mean: &[f32], scale: &[f32], beta: &[f32]) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
     // Parallel over (image, channel) planes: contiguous, and enough of them for every layer.
-    y.par_chunks_mut(shape.spatial).zip(x.par_chunks(shape.spatial)).enumerate().for_each(|(i, (dst, src))| {
-        let c = i % shape.channels;
-        let (mu, a, b) = (mean[c], scale[c], beta[c]);
-        for (d, &v) in dst.iter_mut().zip(src) {
-            *d = (v - mu) * a + b;
-        }
-    });
+    y.par_chunks_mut(shape.spatial).zip(x.par_chunks(shape.spatial)).enumerate().for_each(
+        |(i, (dst, src))| {
+            let c = i % shape.channels;
+            let (mu, a, b) = (mean[c], scale[c], beta[c]);
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = (v - mu) * a + b;
+            }
+        },
+    );
     y
 }
 
@@ -159,7 +161,8 @@ pub fn batch_norm_train(
     let stats: Vec<(f32, f32)> = (0..shape.channels)
         .into_par_iter()
         .map(|c| {
-            let (s, q) = shape.runs(x, c).map(sum_and_squares).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+            let (s, q) =
+                shape.runs(x, c).map(sum_and_squares).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
             let mean = s / m;
             ((mean) as f32, (q / m - mean * mean).max(0.0) as f32)
         })
@@ -171,7 +174,11 @@ pub fn batch_norm_train(
 
 /// Per-channel `scale = gamma / sqrt(var + eps)`.
 fn scales(variance: &[f32], gamma: &[f32], epsilon: f64) -> Vec<f32> {
-    variance.iter().zip(gamma).map(|(&v, &g)| (f64::from(g) / (f64::from(v) + epsilon).sqrt()) as f32).collect()
+    variance
+        .iter()
+        .zip(gamma)
+        .map(|(&v, &g)| (f64::from(g) / (f64::from(v) + epsilon).sqrt()) as f32)
+        .collect()
 }
 
 /// Inference-mode batch norm with given statistics (the running mean and variance).
@@ -288,15 +295,24 @@ mod tests {
     }
 
     /// Straightforward f64 reference of the forward pass and of the gradients.
-    fn reference(shape: &NormShape, x: &[f32], gamma: &[f32], beta: &[f32], dy: &[f32], eps: f64) -> [Vec<f64>; 5] {
+    fn reference(
+        shape: &NormShape,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        dy: &[f32],
+        eps: f64,
+    ) -> [Vec<f64>; 5] {
         let (n, c_n, s) = (shape.batch, shape.channels, shape.spatial);
         let idx = |n_: usize, c: usize, i: usize| (n_ * c_n + c) * s + i;
         let m = (n * s) as f64;
         let (mut y, mut dx) = (vec![0.0; x.len()], vec![0.0; x.len()]);
         let (mut dg, mut db, mut var_out) = (vec![0.0; c_n], vec![0.0; c_n], vec![0.0; c_n]);
         for c in 0..c_n {
-            let all: Vec<(usize, f64)> =
-                (0..n).flat_map(|n_| (0..s).map(move |i| idx(n_, c, i))).map(|j| (j, f64::from(x[j]))).collect();
+            let all: Vec<(usize, f64)> = (0..n)
+                .flat_map(|n_| (0..s).map(move |i| idx(n_, c, i)))
+                .map(|j| (j, f64::from(x[j])))
+                .collect();
             let mean = all.iter().map(|p| p.1).sum::<f64>() / m;
             let var = all.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / m;
             var_out[c] = var;

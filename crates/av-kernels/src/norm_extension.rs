@@ -146,7 +146,8 @@ mod flex {
             };
             let dims = x.shape();
             let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
-            let (gamma, mean, variance) = (gamma.to_contiguous(), mean.to_contiguous(), variance.to_contiguous());
+            let (gamma, mean, variance) =
+                (gamma.to_contiguous(), mean.to_contiguous(), variance.to_contiguous());
             let g = checked(batch_norm_train_backward(
                 &shape,
                 x.storage::<f32>(),
@@ -224,18 +225,30 @@ impl<B: NormKernels, C: CheckpointStrategy> NormKernels for Autodiff<B, C> {
         use burn::backend::AutodiffBackend;
         // The statistics are outputs without a gradient (Burn's `batch_norm_train` detaches them too).
         let stat = |t: FloatTensor<B>| <Self as AutodiffBackend>::from_inner(t);
-        match AvBatchNormBackward.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
+        match AvBatchNormBackward
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
-                let (out, mean, variance) =
-                    B::av_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
+                let (out, mean, variance) = B::av_batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
                 let out = prep.finish((x_state, gamma_state, mean.clone(), variance.clone(), epsilon), out);
                 (out, stat(mean), stat(variance))
             }
             OpsKind::UnTracked(prep) => {
-                let (out, mean, variance) =
-                    B::av_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
+                let (out, mean, variance) = B::av_batch_norm_train(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
                 (prep.finish(out), stat(mean), stat(variance))
             }
         }

@@ -48,7 +48,10 @@ fn check_training<const D: usize>(shape: [usize; D]) {
     let device = Device::flex().autodiff();
     let (ours_bn, burn_bn) = twin_layers(shape[1], &device);
     // Shifted and scaled so that the statistics are far from (0, 1).
-    let x = Tensor::<D>::random(shape, Distribution::Default, &device).mul_scalar(3.0).add_scalar(1.5).require_grad();
+    let x = Tensor::<D>::random(shape, Distribution::Default, &device)
+        .mul_scalar(3.0)
+        .add_scalar(1.5)
+        .require_grad();
     let probe = Tensor::<D>::random(shape, Distribution::Default, &device);
     let probe_data = probe.clone().into_data().try_to_vec::<f32>().expect("f32");
 
@@ -60,14 +63,16 @@ fn check_training<const D: usize>(shape: [usize; D]) {
     let g_ours = (ours * probe.clone()).sum().backward();
     let g_theirs = (theirs * probe).sum().backward();
     let dx = max_rel(x.grad(&g_ours).expect("dx"), x.grad(&g_theirs).expect("dx"));
-    let db = max_rel(ours_bn.beta.grad(&g_ours).expect("dbeta"), burn_bn.beta.grad(&g_theirs).expect("dbeta"));
+    let db =
+        max_rel(ours_bn.beta.grad(&g_ours).expect("dbeta"), burn_bn.beta.grad(&g_theirs).expect("dbeta"));
     assert!(dx < 1e-4 && db < 1e-4, "{shape:?}: dx {dx}, dbeta {db}");
     // dgamma = sum dy xhat is a sum of M terms of both signs whose result is ~sqrt(M) times
     // smaller than their magnitudes: Burn sums in f32 and ends up 5e-4 (relative) off at
     // M = 4096, so both are checked against an f64 sum.
     let dg_ref = gamma_grad_f64(&x.clone().inner(), &probe_data);
     let dg_ours = ours_bn.gamma.grad(&g_ours).expect("dgamma").into_data().try_to_vec::<f32>().expect("f32");
-    let dg_burn = burn_bn.gamma.grad(&g_theirs).expect("dgamma").into_data().try_to_vec::<f32>().expect("f32");
+    let dg_burn =
+        burn_bn.gamma.grad(&g_theirs).expect("dgamma").into_data().try_to_vec::<f32>().expect("f32");
     let rel = |v: &[f32]| {
         let scale = dg_ref.iter().fold(1e-6f64, |m, r| m.max(r.abs()));
         v.iter().zip(&dg_ref).map(|(a, r)| (f64::from(*a) - r).abs() / scale).fold(0.0, f64::max)
@@ -114,7 +119,8 @@ fn a_frozen_layer_on_an_autodiff_device_uses_the_running_statistics() {
     let ours = av_kernels::batch_norm_module(&ours_bn, x.clone());
     let theirs = burn_bn.forward(x.clone());
     assert!(max_rel(ours.clone().inner(), theirs.clone().inner()) < 1e-5);
-    let dx = max_rel(x.grad(&ours.sum().backward()).expect("dx"), x.grad(&theirs.sum().backward()).expect("dx"));
+    let dx =
+        max_rel(x.grad(&ours.sum().backward()).expect("dx"), x.grad(&theirs.sum().backward()).expect("dx"));
     assert!(dx < 1e-5, "frozen dx {dx}");
     // Fresh running statistics (0, 1) unchanged.
     assert_eq!(ours_bn.running_mean.value_sync().abs().sum().into_scalar::<f32>(), 0.0);

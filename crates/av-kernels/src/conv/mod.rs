@@ -14,9 +14,9 @@ mod forward;
 mod gemm;
 mod geometry;
 mod im2col;
-mod scratch;
 #[cfg(test)]
 mod reference;
+mod scratch;
 
 pub use backward::{conv2d_input_grad, conv2d_weight_grad};
 pub use forward::conv2d_forward;
