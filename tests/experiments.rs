@@ -129,6 +129,21 @@ fn real_flickr_training_layout_trains_through_the_same_code() {
     // A layout without labels is refused with a message naming the directory.
     let err = load_flickr_train(&root.join("nowhere"), 64).unwrap_err();
     assert!(err.to_string().contains("nowhere"), "{err}");
+    // Streamed from disk batch by batch: the same batches as the in-memory copy.
+    use av_align::train::BatchSource;
+    let (stream, _) = av_align::experiment::StreamingFlickr::open(&root.join("train"), 64).unwrap();
+    assert_eq!((stream.len(), stream.num_classes()), (8, 15));
+    for (idx, flips) in [(vec![0, 3, 5], vec![false, true, false]), (vec![7, 1], vec![true, true])] {
+        assert_eq!(stream.host_batch(&idx, &flips).unwrap(), data.host_batch(&idx, &flips).unwrap());
+    }
+    // A pair whose frame is corrupt fails its batch, naming the file; the others still load.
+    let bad = stream.pairs()[2].frame.clone();
+    std::fs::write(&bad, b"not a jpeg").unwrap();
+    let err = stream.host_batch(&[1, 2], &[]).unwrap_err();
+    let name = bad.file_name().unwrap().to_string_lossy().to_string();
+    assert!(err.to_string().contains(&name), "{err}");
+    assert!(stream.host_batch(&[0, 1], &[]).is_ok());
+    assert!(matches!(stream.host_batch(&[8], &[]), Err(av_align::Error::Config(_))));
     std::fs::remove_dir_all(&root).ok();
 }
 

@@ -362,3 +362,105 @@ fn data_parallel_rejects_shards_too_small_and_unknown_devices() {
         assert!(matches!(err, Error::Config(_)), "{devices:?}: {err}");
     }
 }
+
+/// A source that fails every batch holding sample `bad` (a corrupt file on disk, say).
+struct FailingSource<'a> {
+    inner: &'a av_align::train::InMemoryDataset,
+    bad: usize,
+}
+
+impl av_align::train::BatchSource for FailingSource<'_> {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn num_classes(&self) -> usize {
+        self.inner.num_classes()
+    }
+    fn host_batch(&self, indices: &[usize], flips: &[bool]) -> Result<av_align::train::HostBatch, Error> {
+        if indices.contains(&self.bad) {
+            return Err(Error::Io {
+                path: format!("sample-{}.jpg", self.bad).into(),
+                detail: "corrupt".into(),
+            });
+        }
+        self.inner.host_batch(indices, flips)
+    }
+}
+
+#[test]
+fn prefetched_batches_are_the_inline_ones_and_errors_end_the_sequence() {
+    use av_align::train::{BatchPlan, BatchSource, Prefetcher, with_prefetch};
+    let device = Device::flex();
+    let data = common::dataset(5, 12);
+    let plan: Vec<BatchPlan> = (0..4)
+        .map(|s| {
+            BatchPlan::new(
+                vec![(5 * s) % 12, (5 * s + 1) % 12, (5 * s + 7) % 12],
+                vec![s % 2 == 0, true, false],
+            )
+        })
+        .collect();
+    let inline: Vec<_> = Prefetcher::inline(&data, plan.clone()).map(Result::unwrap).collect();
+    for depth in [0, 1, 3] {
+        let got: Vec<_> =
+            with_prefetch(&data, plan.clone(), depth, |b| b.map(Result::unwrap).collect::<Vec<_>>());
+        assert_eq!(got, inline, "depth {depth}");
+    }
+    // The host batch is the tensor batch, and a shard is its rows.
+    let b = data.batch(&plan[1].indices, &plan[1].flips, &device).unwrap();
+    let h = &inline[1];
+    assert_eq!((h.len(), h.frame_hw, h.logmel_tf, h.num_classes), (3, (64, 64), (32, 32), 2));
+    assert_eq!(to_vec(b.frames), h.frames);
+    assert_eq!(to_vec(b.logmels), h.logmels);
+    assert_eq!(to_vec(b.labels_v), h.labels_v);
+    let shard = h.slice(1..3).unwrap();
+    let alone = data.host_batch(&plan[1].indices[1..3], &plan[1].flips[1..3]).unwrap();
+    assert_eq!(shard, alone);
+    assert!(h.slice(2..4).is_err() && h.slice(1..1).is_err());
+    // A failing batch is yielded as an error and ends the sequence, inline or in the background.
+    let bad = FailingSource { inner: &data, bad: plan[2].indices[0] };
+    for depth in [0, 2] {
+        let got: Vec<_> = with_prefetch(&bad, plan.clone(), depth, |b| b.collect::<Vec<_>>());
+        assert_eq!(got.len(), 3, "depth {depth}");
+        assert!(got[0].is_ok() && got[1].is_ok());
+        assert!(matches!(&got[2], Err(Error::Io { .. })), "depth {depth}");
+    }
+    // A consumer that stops early does not wait for the rest of the plan.
+    let long: Vec<BatchPlan> = (0..1000).map(|_| plan[0].clone()).collect();
+    let first = with_prefetch(&data, long, 1, |b| b.next().map(|r| r.unwrap().len()));
+    assert_eq!(first, Some(3));
+}
+
+#[test]
+fn training_with_prefetch_equals_training_without_and_reports_source_errors() {
+    let device = Device::flex();
+    let data = common::dataset(6, 16);
+    let cfg = TrainConfig { epochs: 1, batch_size: 4, lr: 0.01, ..TrainConfig::mssl_new(Stage::Two) };
+    let model_cfg = tiny(2);
+    let init = model_cfg.init(&device).unwrap();
+    let fit = |depth: usize, name: &str| {
+        let dir = tmp(name);
+        let out = Trainer::new(cfg.clone(), &dir)
+            .unwrap()
+            .with_progress(false)
+            .with_prefetch(depth)
+            .fit(init.clone(), &model_cfg, &data, &device)
+            .unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        out
+    };
+    let (a, b) = (fit(0, "prefetch-0"), fit(3, "prefetch-3"));
+    assert_eq!(a.history[0].loss.total, b.history[0].loss.total);
+    assert_eq!(flat_weights(&a.model), flat_weights(&b.model), "weights differ with prefetch");
+    // A source error in the third batch stops training with that error (no hang, no panic).
+    let order = av_align::train::epoch_order(cfg.seed, 0, data.len());
+    let bad = FailingSource { inner: &data, bad: order[9] };
+    let dir = tmp("prefetch-bad");
+    let err = Trainer::new(cfg.clone(), &dir)
+        .unwrap()
+        .with_progress(false)
+        .fit(init, &model_cfg, &bad, &device)
+        .unwrap_err();
+    assert!(matches!(&err, Error::Io { path, .. } if path.to_string_lossy().contains("sample-")), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

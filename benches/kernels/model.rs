@@ -133,6 +133,33 @@ pub fn loader_benches(c: &mut Criterion) {
     group.bench_function("cpu/flickr_train_layout_64_pairs_256px", |b| {
         b.iter(|| black_box(load_flickr_train(&root.join("train"), 256).expect("load").0.len()))
     });
+    // The streaming path training uses with `--stream`: one epoch of 4 batches of 16, each batch
+    // decoded from disk by the background worker (depth 2) while the caller moves the previous
+    // one to the device.
+    #[cfg(feature = "flex")]
+    {
+        use av_align::experiment::StreamingFlickr;
+        use av_align::train::{BatchPlan, with_prefetch};
+        let (stream, _) = StreamingFlickr::open(&root.join("train"), 256).expect("open");
+        let device = Device::flex();
+        let plan = || -> Vec<BatchPlan> {
+            (0..4).map(|b| BatchPlan::new((b * 16..b * 16 + 16).collect(), vec![b % 2 == 0; 16])).collect()
+        };
+        group.throughput(Throughput::Elements(64));
+        for depth in [0usize, 2] {
+            group.bench_function(format!("flex/streaming_epoch_64_pairs_256px_prefetch{depth}"), |b| {
+                b.iter(|| {
+                    with_prefetch(&stream, plan(), depth, |batches| {
+                        let mut n = 0;
+                        for batch in batches {
+                            n += black_box(batch.expect("batch").into_device(&device).frames.dims()[0]);
+                        }
+                        n
+                    })
+                })
+            });
+        }
+    }
     #[cfg(feature = "flex")]
     {
         let (data, _) = load_flickr_train(&root.join("train"), 256).expect("load");

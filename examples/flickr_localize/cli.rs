@@ -80,6 +80,10 @@ pub enum Command {
         /// labels.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// With `--data`: decode the pairs batch by batch in a background thread while training
+        /// (for training sets larger than memory) instead of all of them up front.
+        #[arg(long, requires = "data")]
+        stream: bool,
         /// Data-parallel training devices, comma-separated (e.g. `cuda:0,cuda:1`; names as for
         /// AV_ALIGN_DEVICE): each batch is split over them and their gradients averaged
         /// (docs/scaling.md). Default: the whole batch on the selected device.

@@ -11,6 +11,7 @@ use av_align::data::bench::AssetPack;
 use av_align::data::image_io::{load_frame, resize_bilinear};
 use av_align::data::layouts::flickr::FlickrTestLayout;
 use av_align::data::{SkipPolicy, Split};
+use av_align::experiment::StreamingFlickr;
 use av_align::experiment::flickr::{
     FlickrPlan, PAPER_TABLE1, evaluate_on_bench, load_checkpoint, load_flickr_train, markdown_table,
     train_plan, train_plan_on, write_json, write_overlays,
@@ -42,8 +43,8 @@ pub fn run(args: Args) -> Result<()> {
         Command::Demo { checkpoint, scenes, pictures, threshold } => {
             demo(&checkpoint, scenes, pictures, threshold, &args.out, &device, progress)
         }
-        Command::Train { preset, plan, run, ship, data, devices } => {
-            train(preset, plan, &run, ship, data, &devices, &device, progress)
+        Command::Train { preset, plan, run, ship, data, stream, devices } => {
+            train(preset, plan, &run, ship, data.map(|d| (d, stream)), &devices, &device, progress)
         }
         Command::Eval { checkpoint, data, scenes, maps, threshold } => match data {
             Some(root) => eval_real(&checkpoint, &root, threshold, &args.out, &device),
@@ -151,7 +152,7 @@ fn train(
     plan_file: Option<PathBuf>,
     run: &Path,
     ship: Option<PathBuf>,
-    data: Option<PathBuf>,
+    data: Option<(PathBuf, bool)>,
     devices: &[String],
     device: &Device,
     progress: bool,
@@ -166,7 +167,16 @@ fn train(
     }
     .with_devices(devices);
     let trained = match data {
-        Some(root) => {
+        Some((root, true)) => {
+            let (dataset, report) = StreamingFlickr::open(&root, plan.data.image_size)?;
+            eprintln!(
+                "{} ({} labelled pairs, decoded while training)",
+                report.summary(),
+                dataset.pairs().len()
+            );
+            train_plan_on(&plan, &dataset, run, device, progress)?
+        }
+        Some((root, false)) => {
             let (dataset, report) = load_flickr_train(&root, plan.data.image_size)?;
             eprintln!("{} ({} usable pairs)", report.summary(), dataset.len());
             train_plan_on(&plan, &dataset, run, device, progress)?

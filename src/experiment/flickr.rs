@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::experiment::bench::{BenchData, BenchDataConfig, generate};
 use crate::experiment::eval::{FlickrReport, SceneMaps, flickr_evaluate, localize_all};
+use crate::experiment::flickr_stream::decode_pair;
 use crate::model::{AvModel, AvModelConfig, LocalizeConfig, MapSource, Stage};
 use crate::overlay::{overlay, save_png};
 use crate::train::{EpochLog, TrainConfig, Trainer, load_model, load_model_for, save_model};
@@ -150,7 +151,8 @@ pub struct TrainedPlan {
 /// Loads a SoundNet-Flickr training set in the documented layout (docs/datasets.md §2.1):
 /// frames resized to `image_size`, the first 5 s of audio at 22 050 Hz as log-mels, and the
 /// soft pseudo labels (`pseudo_labels.json` or `labels_a.npy` + `labels_v.npy`), in parallel.
-/// Items with problems are skipped and counted in the returned report.
+/// Items with problems are skipped and counted in the returned report. For training sets too
+/// large for memory, [`crate::experiment::StreamingFlickr`] decodes batch by batch instead.
 ///
 /// # Errors
 /// [`Error::Config`] when the layout has no pseudo labels or no usable pair; data and audio
@@ -166,22 +168,8 @@ pub fn load_flickr_train(
     let samples = set
         .pairs
         .par_iter()
-        .filter_map(|pair| {
-            let labels = pair.labels.as_ref()?;
-            let frame = pair.load_frame().ok()?;
-            let frame = if frame.dimensions() == (image_size, image_size) {
-                frame
-            } else {
-                resize_bilinear(&frame, image_size, image_size)
-            };
-            let logmel = extractor.compute(&pair.load_audio().ok()?).ok()?;
-            Some(crate::train::Sample {
-                frame,
-                logmel,
-                labels_a: labels.audio.clone(),
-                labels_v: labels.visual.clone(),
-            })
-        })
+        .filter(|pair| pair.labels.is_some())
+        .filter_map(|pair| decode_pair(pair, image_size, &extractor).ok())
         .collect::<Vec<_>>();
     if samples.is_empty() {
         return Err(Error::Config(format!(
@@ -201,7 +189,7 @@ pub fn load_flickr_train(
 /// As [`train_plan`].
 pub fn train_plan_on(
     plan: &FlickrPlan,
-    train: &crate::train::InMemoryDataset,
+    train: &dyn crate::train::BatchSource,
     run_dir: &Path,
     device: &Device,
     progress: bool,
@@ -233,7 +221,7 @@ fn check_or_save_plan(plan: &FlickrPlan, run_dir: &Path) -> Result<()> {
 /// in stage 1, Eq. 8 maps in stage 2), saving `model_stage1/`, `model/` and `history.json`.
 fn train_stages(
     plan: &FlickrPlan,
-    train: &crate::train::InMemoryDataset,
+    train: &dyn crate::train::BatchSource,
     val: Option<&BenchData>,
     run_dir: &Path,
     device: &Device,

@@ -176,7 +176,7 @@ pub fn run_multisource(
 /// Training, data and metric errors.
 pub fn run_multisource_on(
     plan: &MultiSourcePlan,
-    train: &crate::train::InMemoryDataset,
+    train: &dyn crate::train::BatchSource,
     test: &BenchData,
     run_dir: &Path,
     device: &Device,
@@ -195,7 +195,7 @@ fn finish(
     base: &FlickrPlan,
     stage1: &AvModel,
     stage2: &AvModel,
-    train: &crate::train::InMemoryDataset,
+    train: &dyn crate::train::BatchSource,
     test: &BenchData,
     run_dir: &Path,
     device: &Device,

@@ -6,6 +6,7 @@ use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::model::Batch;
+use crate::train::batch_source::{BatchSource, HostBatch};
 
 /// ImageNet channel means (`new/dataloader.py:47`).
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -95,6 +96,16 @@ impl InMemoryDataset {
         self.num_classes
     }
 
+    /// Frame size `(W, H)` in pixels, the same for every sample.
+    pub fn frame_size(&self) -> (u32, u32) {
+        self.frame_size
+    }
+
+    /// Log-mel shape `(T, F)`, the same for every sample.
+    pub fn logmel_shape(&self) -> (usize, usize) {
+        self.logmel_shape
+    }
+
     /// The samples.
     pub fn samples(&self) -> &[Sample] {
         &self.samples
@@ -105,32 +116,32 @@ impl InMemoryDataset {
     /// # Errors
     /// [`Error::Config`] for an index out of range or an empty selection.
     pub fn batch(&self, indices: &[usize], flips: &[bool], device: &Device) -> Result<Batch> {
+        Ok(self.host_batch(indices, flips)?.into_device(device))
+    }
+}
+
+impl BatchSource for InMemoryDataset {
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn host_batch(&self, indices: &[usize], flips: &[bool]) -> Result<HostBatch> {
         if indices.is_empty() {
             return Err(Error::Config("empty batch".into()));
         }
-        let (w, h) = self.frame_size;
-        let (t, f) = self.logmel_shape;
-        let c = self.num_classes;
-        let n = indices.len();
-        let mut frames = Vec::with_capacity(n * 3 * (w * h) as usize);
-        let mut logmels = Vec::with_capacity(n * t * f);
-        let mut la: Vec<f32> = Vec::with_capacity(n * c);
-        let mut lv: Vec<f32> = Vec::with_capacity(n * c);
-        for (j, &i) in indices.iter().enumerate() {
-            let s = self.samples.get(i).ok_or_else(|| {
-                Error::Config(format!("sample index {i} out of range ({} samples)", self.len()))
-            })?;
-            frames.extend(frame_chw(&s.frame, flips.get(j).copied().unwrap_or(false)));
-            logmels.extend(s.logmel.iter().copied());
-            la.extend(&s.labels_a);
-            lv.extend(&s.labels_v);
-        }
-        Ok(Batch {
-            frames: Tensor::from_data(TensorData::new(frames, [n, 3, h as usize, w as usize]), device),
-            logmels: Tensor::from_data(TensorData::new(logmels, [n, 1, t, f]), device),
-            labels_a: Tensor::from_data(TensorData::new(la, [n, c]), device),
-            labels_v: Tensor::from_data(TensorData::new(lv, [n, c]), device),
-        })
+        let samples = indices
+            .iter()
+            .map(|&i| {
+                self.samples.get(i).ok_or_else(|| {
+                    Error::Config(format!("sample index {i} out of range ({} samples)", self.samples.len()))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        HostBatch::from_samples(&samples, flips)
     }
 }
 

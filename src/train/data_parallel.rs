@@ -21,7 +21,7 @@ use burn::tensor::Device;
 
 use crate::error::{Error, Result};
 use crate::model::{AvModel, LossValues, ObjectiveConfig};
-use crate::train::data::InMemoryDataset;
+use crate::train::batch_source::HostBatch;
 
 /// Splits `batch` samples into `shards` contiguous ranges whose sizes differ by at most one
 /// (the first `batch % shards` ranges get the extra sample).
@@ -60,8 +60,7 @@ pub(crate) struct ShardedGradients {
     pub values: LossValues,
 }
 
-/// Computes the gradients of `model` (on the main autodiff device) for the samples `indices`
-/// (with their `flips`), split over `replicas` (autodiff devices; the main device may be one of
+/// Computes the gradients of `model` (on the main autodiff device) for `batch`, split over `replicas` (autodiff devices; the main device may be one of
 /// them, and a device may appear more than once). Distinct devices run in parallel, one thread
 /// each; repeated devices run one after another, so a run is deterministic.
 ///
@@ -69,19 +68,17 @@ pub(crate) struct ShardedGradients {
 /// A shard smaller than [`MIN_SHARD`], and the errors of batch assembly and of the objective.
 pub(crate) fn sharded_gradients(
     model: &AvModel,
-    data: &InMemoryDataset,
-    indices: &[usize],
-    flips: &[bool],
+    batch: &HostBatch,
     objective: &ObjectiveConfig,
     replicas: &[Device],
     main: &Device,
 ) -> Result<ShardedGradients> {
-    let ranges = shard_ranges(indices.len(), replicas.len(), MIN_SHARD)?;
-    let total = indices.len() as f32;
+    let ranges = shard_ranges(batch.len(), replicas.len(), MIN_SHARD)?;
+    let total = batch.len() as f32;
     let shard = |model: AvModel, device: &Device, range: Range<usize>| -> Result<ShardResult> {
         let weight = range.len() as f32 / total;
         let replica = model.fork(device);
-        let batch = data.batch(&indices[range.clone()], &flips[range], device)?;
+        let batch = batch.slice(range.clone())?.into_device(device);
         let (loss, values) = replica.objective(&batch, objective)?;
         let grads = GradientsParams::from_grads(loss.mul_scalar(weight).backward(), &replica);
         Ok(ShardResult { grads: grads.to_device(main, &replica), values, weight })

@@ -16,12 +16,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::{Error, Result};
 use crate::model::{AvModel, AvModelConfig, LossValues};
+use crate::train::batch_source::BatchSource;
 use crate::train::checkpoint::{
     EpochLog, TrainState, latest_checkpoint, load_model_for, load_state, save_training_checkpoint,
 };
 use crate::train::config::TrainConfig;
-use crate::train::data::InMemoryDataset;
 use crate::train::data_parallel::{MIN_SHARD, replica_devices, shard_ranges, sharded_gradients};
+use crate::train::prefetch::{BatchPlan, Prefetcher};
 
 /// A validation hook: called with the model (in evaluation mode) after every epoch; its value
 /// is logged. It must use a validation split, never the test set.
@@ -42,7 +43,8 @@ pub struct TrainOutcome {
     pub run_dir: PathBuf,
 }
 
-/// Trains an [`AvModel`] on an [`InMemoryDataset`].
+/// Trains an [`AvModel`] on a [`BatchSource`] (e.g. an [`crate::train::InMemoryDataset`]),
+/// building the next batches in a background thread while a step runs.
 pub struct Trainer<'a> {
     config: TrainConfig,
     run_dir: PathBuf,
@@ -50,7 +52,11 @@ pub struct Trainer<'a> {
     validation: Option<ValidationHook<'a>>,
     stop_after: Option<usize>,
     resume: bool,
+    prefetch: usize,
 }
+
+/// Host batches the trainer keeps ready by default (see [`Trainer::with_prefetch`]).
+pub const DEFAULT_PREFETCH: usize = 2;
 
 impl<'a> Trainer<'a> {
     /// A trainer writing checkpoints under `run_dir/checkpoints`.
@@ -66,6 +72,7 @@ impl<'a> Trainer<'a> {
             validation: None,
             stop_after: None,
             resume: true,
+            prefetch: DEFAULT_PREFETCH,
         })
     }
 
@@ -78,6 +85,14 @@ impl<'a> Trainer<'a> {
     /// Resume from the run directory's latest checkpoint when there is one (default true).
     pub fn with_resume(mut self, resume: bool) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// How many batches a background thread builds ahead of the step that runs
+    /// (default [`DEFAULT_PREFETCH`]); 0 builds each batch on the training thread. The results
+    /// do not depend on it: the batches and their order are the same.
+    pub fn with_prefetch(mut self, depth: usize) -> Self {
+        self.prefetch = depth;
         self
     }
 
@@ -111,7 +126,7 @@ impl<'a> Trainer<'a> {
         &mut self,
         model: AvModel,
         model_config: &AvModelConfig,
-        data: &InMemoryDataset,
+        data: &dyn BatchSource,
         device: &Device,
     ) -> Result<TrainOutcome> {
         let cfg = self.config.clone();
@@ -171,106 +186,122 @@ impl<'a> Trainer<'a> {
             resumed_from_step = Some(saved.global_step);
             state = saved;
         }
-        let mut model = model.fork(&ad).train();
-        let total_steps = cfg.epochs * steps_per_epoch;
-        let bar = self.progress_bar(total_steps as u64, state.global_step as u64);
-        let mut finished = true;
-        'epochs: while state.epoch < cfg.epochs {
-            let epoch = state.epoch;
-            let order = epoch_order(cfg.seed, epoch, data.len());
-            let lr = cfg.lr_at(epoch);
-            let started = Instant::now();
-            let first_step = state.step_in_epoch;
-            while state.step_in_epoch < steps_per_epoch {
-                if self.stop_after.is_some_and(|s| state.global_step >= s) {
-                    finished = false;
-                    break 'epochs;
+        // The prefetch worker of each epoch lives in this scope, borrowing `data`.
+        std::thread::scope(|scope| {
+            let mut model = model.fork(&ad).train();
+            let total_steps = cfg.epochs * steps_per_epoch;
+            let bar = self.progress_bar(total_steps as u64, state.global_step as u64);
+            let mut finished = true;
+            'epochs: while state.epoch < cfg.epochs {
+                let epoch = state.epoch;
+                let order = epoch_order(cfg.seed, epoch, data.len());
+                let lr = cfg.lr_at(epoch);
+                let started = Instant::now();
+                let first_step = state.step_in_epoch;
+                let plan = (first_step..steps_per_epoch)
+                    .map(|s| {
+                        let indices = order[s * cfg.batch_size..(s + 1) * cfg.batch_size].to_vec();
+                        let flips = batch_flips(cfg.seed, epoch, s, indices.len(), cfg.hflip);
+                        BatchPlan::new(indices, flips)
+                    })
+                    .collect();
+                let mut batches = Prefetcher::spawn(scope, data, plan, self.prefetch);
+                while state.step_in_epoch < steps_per_epoch {
+                    if self.stop_after.is_some_and(|s| state.global_step >= s) {
+                        finished = false;
+                        break 'epochs;
+                    }
+                    let host = batches.next().ok_or_else(|| {
+                        Error::Config("the batch prefetcher stopped before the epoch ended".into())
+                    })??;
+                    let (grads, values) = if replicas.is_empty() {
+                        let batch = host.into_device(&ad);
+                        let (loss, values) = model.objective(&batch, &cfg.objective)?;
+                        (GradientsParams::from_grads(loss.backward(), &model), values)
+                    } else {
+                        let sharded = sharded_gradients(&model, &host, &cfg.objective, &replicas, &ad)?;
+                        (sharded.grads, sharded.values)
+                    };
+                    if !values.total.is_finite() {
+                        return Err(Error::Diverged { value: values.total, epoch, step: state.global_step });
+                    }
+                    model = if cfg.backbone_lr_scale == 1.0 {
+                        optim.step(lr, model, grads)
+                    } else {
+                        let backbone = lr * cfg.backbone_lr_scale;
+                        let lrs = ModuleLrScheduler::new(ConstantLr::from(lr))
+                            .with_group(
+                                ParamGroup::ids_from_module(model.visual.clone()),
+                                ConstantLr::from(backbone),
+                            )
+                            .with_group(
+                                ParamGroup::ids_from_module(model.audio.clone()),
+                                ConstantLr::from(backbone),
+                            )
+                            .step();
+                        optim.step(lrs, model, grads)
+                    };
+                    add(&mut state.epoch_sum, &values);
+                    state.step_in_epoch += 1;
+                    state.global_step += 1;
+                    if let Some(bar) = &bar {
+                        bar.set_message(format!(
+                            "epoch {}/{} loss {:.3} (cls_a {:.3} cls_v {:.3} avc {:.3} align {:.3})",
+                            epoch + 1,
+                            cfg.epochs,
+                            values.total,
+                            values.cls_a,
+                            values.cls_v,
+                            values.avc,
+                            values.align
+                        ));
+                        bar.inc(1);
+                    }
+                    if cfg.checkpoint_every > 0
+                        && state.global_step.is_multiple_of(cfg.checkpoint_every)
+                        && state.step_in_epoch < steps_per_epoch
+                    {
+                        save_training_checkpoint(
+                            &self.run_dir,
+                            &model.valid(),
+                            model_config,
+                            &optim,
+                            &state,
+                        )?;
+                    }
                 }
-                let s = state.step_in_epoch;
-                let indices = &order[s * cfg.batch_size..(s + 1) * cfg.batch_size];
-                let flips = batch_flips(cfg.seed, epoch, s, indices.len(), cfg.hflip);
-                let (grads, values) = if replicas.is_empty() {
-                    let batch = data.batch(indices, &flips, &ad)?;
-                    let (loss, values) = model.objective(&batch, &cfg.objective)?;
-                    (GradientsParams::from_grads(loss.backward(), &model), values)
-                } else {
-                    let sharded =
-                        sharded_gradients(&model, data, indices, &flips, &cfg.objective, &replicas, &ad)?;
-                    (sharded.grads, sharded.values)
+                let seconds = started.elapsed().as_secs_f64();
+                let done = (steps_per_epoch - first_step) * cfg.batch_size;
+                let mut log = EpochLog {
+                    epoch,
+                    loss: mean(&state.epoch_sum, steps_per_epoch),
+                    lr,
+                    seconds,
+                    samples_per_second: if seconds > 0.0 { done as f64 / seconds } else { 0.0 },
+                    validation: None,
                 };
-                if !values.total.is_finite() {
-                    return Err(Error::Diverged { value: values.total, epoch, step: state.global_step });
+                if let Some(hook) = self.validation.as_mut() {
+                    log.validation = Some(hook(&model.valid(), epoch)?);
                 }
-                model = if cfg.backbone_lr_scale == 1.0 {
-                    optim.step(lr, model, grads)
-                } else {
-                    let backbone = lr * cfg.backbone_lr_scale;
-                    let lrs = ModuleLrScheduler::new(ConstantLr::from(lr))
-                        .with_group(
-                            ParamGroup::ids_from_module(model.visual.clone()),
-                            ConstantLr::from(backbone),
-                        )
-                        .with_group(
-                            ParamGroup::ids_from_module(model.audio.clone()),
-                            ConstantLr::from(backbone),
-                        )
-                        .step();
-                    optim.step(lrs, model, grads)
-                };
-                add(&mut state.epoch_sum, &values);
-                state.step_in_epoch += 1;
-                state.global_step += 1;
-                if let Some(bar) = &bar {
-                    bar.set_message(format!(
-                        "epoch {}/{} loss {:.3} (cls_a {:.3} cls_v {:.3} avc {:.3} align {:.3})",
-                        epoch + 1,
-                        cfg.epochs,
-                        values.total,
-                        values.cls_a,
-                        values.cls_v,
-                        values.avc,
-                        values.align
-                    ));
-                    bar.inc(1);
-                }
-                if cfg.checkpoint_every > 0
-                    && state.global_step.is_multiple_of(cfg.checkpoint_every)
-                    && state.step_in_epoch < steps_per_epoch
-                {
-                    save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
-                }
+                state.history.push(log);
+                state.epoch += 1;
+                state.step_in_epoch = 0;
+                state.epoch_sum = LossValues::default();
+                save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
             }
-            let seconds = started.elapsed().as_secs_f64();
-            let done = (steps_per_epoch - first_step) * cfg.batch_size;
-            let mut log = EpochLog {
-                epoch,
-                loss: mean(&state.epoch_sum, steps_per_epoch),
-                lr,
-                seconds,
-                samples_per_second: if seconds > 0.0 { done as f64 / seconds } else { 0.0 },
-                validation: None,
-            };
-            if let Some(hook) = self.validation.as_mut() {
-                log.validation = Some(hook(&model.valid(), epoch)?);
+            if !finished {
+                save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
             }
-            state.history.push(log);
-            state.epoch += 1;
-            state.step_in_epoch = 0;
-            state.epoch_sum = LossValues::default();
-            save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
-        }
-        if !finished {
-            save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
-        }
-        if let Some(bar) = bar {
-            bar.finish();
-        }
-        Ok(TrainOutcome {
-            model: model.valid(),
-            history: state.history,
-            resumed_from_step,
-            finished,
-            run_dir: self.run_dir.clone(),
+            if let Some(bar) = bar {
+                bar.finish();
+            }
+            Ok(TrainOutcome {
+                model: model.valid(),
+                history: state.history,
+                resumed_from_step,
+                finished,
+                run_dir: self.run_dir.clone(),
+            })
         })
     }
 
