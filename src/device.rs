@@ -188,6 +188,23 @@ pub fn select_device() -> Result<Device, DeviceError> {
     request.create()
 }
 
+/// Whether `device` computes on the host CPU (Flex, NdArray, or autodiff over one of them), as
+/// opposed to an accelerator (WGPU, CUDA): work run beside the model on the host then competes
+/// with it for the same cores.
+pub fn is_host_cpu(device: &Device) -> bool {
+    let plain = device.clone().without_autodiff();
+    #[cfg(feature = "flex")]
+    if plain == Device::flex() {
+        return true;
+    }
+    #[cfg(feature = "ndarray")]
+    if plain == Device::ndarray() {
+        return true;
+    }
+    let _ = plain;
+    false
+}
+
 /// A short human-readable name of a device, for logs ("flex (CPU)", "wgpu", ...).
 pub fn describe(device: &Device) -> String {
     format!("{device:?}")
@@ -222,6 +239,13 @@ mod tests {
             DeviceRequest::Cuda(0).create().err(),
             Some(DeviceError::NotCompiled { requested: "cuda(0)".into(), feature: "cuda" })
         );
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn flex_is_the_host_cpu_with_or_without_autodiff() {
+        assert!(is_host_cpu(&Device::flex()));
+        assert!(is_host_cpu(&Device::flex().autodiff()));
     }
 
     #[cfg(feature = "flex")]

@@ -455,12 +455,20 @@ fn training_with_prefetch_equals_training_without_and_reports_source_errors() {
     // A source error in the third batch stops training with that error (no hang, no panic).
     let order = av_align::train::epoch_order(cfg.seed, 0, data.len());
     let bad = FailingSource { inner: &data, bad: order[9] };
-    let dir = tmp("prefetch-bad");
-    let err = Trainer::new(cfg.clone(), &dir)
-        .unwrap()
-        .with_progress(false)
-        .fit(init, &model_cfg, &bad, &device)
-        .unwrap_err();
-    assert!(matches!(&err, Error::Io { path, .. } if path.to_string_lossy().contains("sample-")), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
+    for depth in [0, 2] {
+        let dir = tmp(&format!("prefetch-bad-{depth}"));
+        let err = Trainer::new(cfg.clone(), &dir)
+            .unwrap()
+            .with_progress(false)
+            .with_prefetch(depth)
+            .fit(init.clone(), &model_cfg, &bad, &device)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Io { path, .. } if path.to_string_lossy().contains("sample-")),
+            "depth {depth}: {err}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    // Unset, the depth follows the device: inline on the CPU.
+    assert_eq!(av_align::train::default_prefetch(&device), 0);
 }

@@ -160,6 +160,39 @@ pub fn loader_benches(c: &mut Criterion) {
             });
         }
     }
+    // One stage-2 epoch of the compact model (4 steps of 16) on the streaming source: with
+    // prefetch 0 every batch is decoded on the training thread between steps, with 2 the worker
+    // decodes the next batches while the step runs (on 2 cores they compete for the same cores).
+    #[cfg(feature = "flex")]
+    {
+        use av_align::experiment::StreamingFlickr;
+        use av_align::train::{BatchSource, TrainConfig, Trainer};
+        let (stream, _) = StreamingFlickr::open(&root.join("train"), 256).expect("open");
+        let device = Device::flex();
+        let model_cfg = AvModelConfig::compact(stream.num_classes());
+        let init = model_cfg.init(&device).expect("model");
+        let cfg = TrainConfig { epochs: 1, batch_size: 16, ..TrainConfig::mssl_new(Stage::Two) };
+        group.throughput(Throughput::Elements(64));
+        for depth in [0usize, 2] {
+            let run = root.join(format!("run-{depth}"));
+            group.bench_function(
+                format!("flex/stage2_compact_epoch_streaming_64_pairs_prefetch{depth}"),
+                |b| {
+                    b.iter(|| {
+                        let _ = std::fs::remove_dir_all(&run);
+                        let out = Trainer::new(cfg.clone(), &run)
+                            .expect("trainer")
+                            .with_progress(false)
+                            .with_resume(false)
+                            .with_prefetch(depth)
+                            .fit(init.clone(), &model_cfg, &stream, &device)
+                            .expect("fit");
+                        black_box(out.history.len())
+                    })
+                },
+            );
+        }
+    }
     #[cfg(feature = "flex")]
     {
         let (data, _) = load_flickr_train(&root.join("train"), 256).expect("load");

@@ -19,4 +19,4 @@ pub use data::{
 };
 pub use data_parallel::{MIN_SHARD, replica_devices, shard_ranges};
 pub use prefetch::{BatchPlan, Prefetcher, with_prefetch};
-pub use trainer::{DEFAULT_PREFETCH, TrainOutcome, Trainer, ValidationHook, epoch_order};
+pub use trainer::{DEFAULT_PREFETCH, TrainOutcome, Trainer, ValidationHook, default_prefetch, epoch_order};

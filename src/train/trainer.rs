@@ -52,11 +52,20 @@ pub struct Trainer<'a> {
     validation: Option<ValidationHook<'a>>,
     stop_after: Option<usize>,
     resume: bool,
-    prefetch: usize,
+    prefetch: Option<usize>,
 }
 
-/// Host batches the trainer keeps ready by default (see [`Trainer::with_prefetch`]).
+/// Host batches the trainer keeps ready by default on an accelerator (see
+/// [`Trainer::with_prefetch`]).
 pub const DEFAULT_PREFETCH: usize = 2;
+
+/// The prefetch depth used when none was set: [`DEFAULT_PREFETCH`] on an accelerator, 0 (build
+/// batches between steps) when the step itself runs on the host CPU, where a decoding worker
+/// takes cores from the parallel step and slows it by more than the decoding costs
+/// (docs/performance.md, "The data pipeline").
+pub fn default_prefetch(device: &Device) -> usize {
+    if crate::device::is_host_cpu(device) { 0 } else { DEFAULT_PREFETCH }
+}
 
 impl<'a> Trainer<'a> {
     /// A trainer writing checkpoints under `run_dir/checkpoints`.
@@ -72,7 +81,7 @@ impl<'a> Trainer<'a> {
             validation: None,
             stop_after: None,
             resume: true,
-            prefetch: DEFAULT_PREFETCH,
+            prefetch: None,
         })
     }
 
@@ -88,11 +97,11 @@ impl<'a> Trainer<'a> {
         self
     }
 
-    /// How many batches a background thread builds ahead of the step that runs
-    /// (default [`DEFAULT_PREFETCH`]); 0 builds each batch on the training thread. The results
-    /// do not depend on it: the batches and their order are the same.
+    /// How many batches a background thread builds ahead of the step that runs; 0 builds each
+    /// batch on the training thread. Default: [`default_prefetch`] of the training device. The
+    /// results do not depend on it: the batches and their order are the same.
     pub fn with_prefetch(mut self, depth: usize) -> Self {
-        self.prefetch = depth;
+        self.prefetch = Some(depth);
         self
     }
 
@@ -186,6 +195,7 @@ impl<'a> Trainer<'a> {
             resumed_from_step = Some(saved.global_step);
             state = saved;
         }
+        let prefetch = self.prefetch.unwrap_or_else(|| default_prefetch(device));
         // The prefetch worker of each epoch lives in this scope, borrowing `data`.
         std::thread::scope(|scope| {
             let mut model = model.fork(&ad).train();
@@ -205,7 +215,7 @@ impl<'a> Trainer<'a> {
                         BatchPlan::new(indices, flips)
                     })
                     .collect();
-                let mut batches = Prefetcher::spawn(scope, data, plan, self.prefetch);
+                let mut batches = Prefetcher::spawn(scope, data, plan, prefetch);
                 while state.step_in_epoch < steps_per_epoch {
                     if self.stop_after.is_some_and(|s| state.global_step >= s) {
                         finished = false;
