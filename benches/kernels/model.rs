@@ -41,6 +41,8 @@ fn step_bench(c: &mut Criterion, group_name: &str, config: AvModelConfig, device
             let (loss, _) = m.objective(&b, &objective).expect("objective");
             let grads = GradientsParams::from_grads(loss.backward(), &m);
             model = Some(black_box(optim.step(1e-4, m, grads)));
+            // Accelerators run asynchronously: wait for the step to finish inside the timing.
+            ad.sync().expect("device sync");
         })
     });
     group.finish();
@@ -50,9 +52,9 @@ fn step_bench(c: &mut Criterion, group_name: &str, config: AvModelConfig, device
 /// and a 320x240 RGB frame (what `symphonia` / `image` hand over) go through the paper log-mel,
 /// the reference bilinear resize to 256x256, ImageNet normalisation, both trunks, Eq. 8 maps,
 /// bilinear upsampling to 256x256 and class mixing.
-#[cfg(feature = "flex")]
 fn localize_bench(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    label: &str,
     name: &str,
     config: AvModelConfig,
     device: &Device,
@@ -76,7 +78,7 @@ fn localize_bench(
         image::Rgb([v[0], v[1], v[2]])
     });
     let options = LocalizeConfig { output_size: Some([256, 256]), ..LocalizeConfig::default() };
-    group.bench_function(format!("flex/localize_{name}_e2e_5s_320x240"), |bencher| {
+    group.bench_function(format!("{label}/localize_{name}_e2e_5s_320x240"), |bencher| {
         bencher.iter(|| {
             let logmel = extractor.compute(&wave).expect("log-mel");
             let frame = frame_tensor(&resize_bilinear(&image, 256, 256), device);
@@ -87,23 +89,34 @@ fn localize_bench(
     });
 }
 
-/// Registers the model benchmarks (flex only: the peer comparison is on the default backend).
-pub fn benches(c: &mut Criterion) {
-    #[cfg(feature = "flex")]
-    {
-        let device = Device::flex();
-        step_bench(c, "flex/stage2_step_paper_b16", AvModelConfig::paper(7), &device);
-        step_bench(c, "flex/stage2_step_compact_b16", AvModelConfig::compact(7), &device);
-
-        let mut group = c.benchmark_group("model");
-        group.sample_size(20).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(15));
-        for (name, config) in [("paper", AvModelConfig::paper(7)), ("compact", AvModelConfig::compact(7))] {
-            localize_bench(&mut group, name, config, &device);
+/// The device the model benchmarks run on and its label in the bench ids: `AV_ALIGN_DEVICE`
+/// when set (e.g. `cuda`, `wgpu`), else the most capable compiled backend (flex in a default
+/// build). `None` when no backend is compiled in.
+fn bench_device() -> Option<(&'static str, Device)> {
+    use av_align::device::{DEVICE_ENV_VAR, DeviceRequest};
+    let request = match std::env::var(DEVICE_ENV_VAR) {
+        Ok(value) if !value.trim().is_empty() => {
+            DeviceRequest::parse(&value).unwrap_or_else(|e| panic!("{DEVICE_ENV_VAR}: {e}"))
         }
-        group.finish();
+        _ => DeviceRequest::best_compiled().ok()?,
+    };
+    let device = request.create().unwrap_or_else(|e| panic!("{DEVICE_ENV_VAR}: {e}"));
+    Some((request.feature(), device))
+}
+
+/// Registers the model benchmarks on the device [`bench_device`] picks (flex by default: the
+/// peer comparison is on the CPU; `AV_ALIGN_DEVICE=cuda` or `wgpu` times the same work on a GPU).
+pub fn benches(c: &mut Criterion) {
+    let Some((label, device)) = bench_device() else { return };
+    step_bench(c, &format!("{label}/stage2_step_paper_b16"), AvModelConfig::paper(7), &device);
+    step_bench(c, &format!("{label}/stage2_step_compact_b16"), AvModelConfig::compact(7), &device);
+
+    let mut group = c.benchmark_group("model");
+    group.sample_size(20).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(15));
+    for (name, config) in [("paper", AvModelConfig::paper(7)), ("compact", AvModelConfig::compact(7))] {
+        localize_bench(&mut group, label, name, config, &device);
     }
-    #[cfg(not(feature = "flex"))]
-    let _ = c;
+    group.finish();
 }
 
 /// The data pipeline alone: reading a SoundNet-Flickr training layout (JPEG decode + resize,
@@ -136,18 +149,16 @@ pub fn loader_benches(c: &mut Criterion) {
     // The streaming path training uses with `--stream`: one epoch of 4 batches of 16, each batch
     // decoded from disk by the background worker (depth 2) while the caller moves the previous
     // one to the device.
-    #[cfg(feature = "flex")]
-    {
+    if let Some((label, device)) = bench_device() {
         use av_align::experiment::StreamingFlickr;
         use av_align::train::{BatchPlan, with_prefetch};
         let (stream, _) = StreamingFlickr::open(&root.join("train"), 256).expect("open");
-        let device = Device::flex();
         let plan = || -> Vec<BatchPlan> {
             (0..4).map(|b| BatchPlan::new((b * 16..b * 16 + 16).collect(), vec![b % 2 == 0; 16])).collect()
         };
         group.throughput(Throughput::Elements(64));
         for depth in [0usize, 2] {
-            group.bench_function(format!("flex/streaming_epoch_64_pairs_256px_prefetch{depth}"), |b| {
+            group.bench_function(format!("{label}/streaming_epoch_64_pairs_256px_prefetch{depth}"), |b| {
                 b.iter(|| {
                     with_prefetch(&stream, plan(), depth, |batches| {
                         let mut n = 0;
@@ -163,12 +174,10 @@ pub fn loader_benches(c: &mut Criterion) {
     // One stage-2 epoch of the compact model (4 steps of 16) on the streaming source: with
     // prefetch 0 every batch is decoded on the training thread between steps, with 2 the worker
     // decodes the next batches while the step runs (on 2 cores they compete for the same cores).
-    #[cfg(feature = "flex")]
-    {
+    if let Some((label, device)) = bench_device() {
         use av_align::experiment::StreamingFlickr;
         use av_align::train::{BatchSource, TrainConfig, Trainer};
         let (stream, _) = StreamingFlickr::open(&root.join("train"), 256).expect("open");
-        let device = Device::flex();
         let model_cfg = AvModelConfig::compact(stream.num_classes());
         let init = model_cfg.init(&device).expect("model");
         let cfg = TrainConfig { epochs: 1, batch_size: 16, ..TrainConfig::mssl_new(Stage::Two) };
@@ -176,7 +185,7 @@ pub fn loader_benches(c: &mut Criterion) {
         for depth in [0usize, 2] {
             let run = root.join(format!("run-{depth}"));
             group.bench_function(
-                format!("flex/stage2_compact_epoch_streaming_64_pairs_prefetch{depth}"),
+                format!("{label}/stage2_compact_epoch_streaming_64_pairs_prefetch{depth}"),
                 |b| {
                     b.iter(|| {
                         let _ = std::fs::remove_dir_all(&run);
@@ -193,14 +202,12 @@ pub fn loader_benches(c: &mut Criterion) {
             );
         }
     }
-    #[cfg(feature = "flex")]
-    {
+    if let Some((label, device)) = bench_device() {
         let (data, _) = load_flickr_train(&root.join("train"), 256).expect("load");
-        let device = Device::flex();
         let idx: Vec<usize> = (0..16).collect();
         let flips = vec![true; 16];
         group.throughput(Throughput::Elements(16));
-        group.bench_function("flex/batch_assembly_16x256", |b| {
+        group.bench_function(format!("{label}/batch_assembly_16x256"), |b| {
             b.iter(|| black_box(data.batch(&idx, &flips, &device).expect("batch").frames.dims()))
         });
     }

@@ -80,8 +80,10 @@ pub enum Command {
         /// labels.
         #[arg(long)]
         data: Option<PathBuf>,
-        /// With `--data`: decode the pairs batch by batch in a background thread while training
-        /// (for training sets larger than memory) instead of all of them up front.
+        /// With `--data`: decode the pairs batch by batch while training (for training sets larger
+        /// than memory) instead of all of them up front; on an accelerator a background thread
+        /// decodes two batches ahead, on the CPU each batch is decoded just before its step
+        /// (docs/performance.md, "The data pipeline alone").
         #[arg(long, requires = "data")]
         stream: bool,
         /// Data-parallel training devices, comma-separated (e.g. `cuda:0,cuda:1`; names as for
