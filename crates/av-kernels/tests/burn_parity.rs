@@ -18,6 +18,7 @@ fn max_rel_any<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
     a.sub(b).abs().max().into_scalar::<f32>() / scale
 }
 
+#[allow(clippy::too_many_arguments)]
 fn conv(
     c: [usize; 2],
     k: usize,

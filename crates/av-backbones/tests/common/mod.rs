@@ -1,6 +1,6 @@
 //! Shared helpers of the av-backbones integration tests: reading the committed safetensors
 //! fixtures of `tools/reference/make_backbone_fixtures.py` and comparing outputs.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
