@@ -3,6 +3,8 @@
 //! stride-1 `layer4`), forward, and forward + backward (input and weight gradients) on the
 //! autodiff device. Ids: `conv/flex/{burn,av}/{layer}/{fwd,fwd_bwd}`; the throughput is in
 //! multiply-accumulates x 2 (FLOP) of the forward (x3 for forward + backward).
+// Without flex (a GPU-only build) nothing here is registered.
+#![cfg_attr(not(feature = "flex"), allow(unused))]
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -12,9 +14,11 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput};
 
-/// (name, in, out, kernel, stride, pad, input size) at batch 16.
-const LAYERS: [(&str, usize, usize, usize, usize, usize, usize); 6] = [
+/// (name, in, out, kernel, stride, pad, input size) at batch 16; `compact_` is the compact
+/// preset's stem (width 8), where the lowering rather than the GEMM is the cost.
+const LAYERS: [(&str, usize, usize, usize, usize, usize, usize); 7] = [
     ("stem_7x7_3to64_256", 3, 64, 7, 2, 3, 256),
+    ("compact_stem_7x7_3to8_256", 3, 8, 7, 2, 3, 256),
     ("layer1_3x3_64_64", 64, 64, 3, 1, 1, 64),
     ("layer2_3x3_128_32", 128, 128, 3, 1, 1, 32),
     ("layer3_3x3_256_16", 256, 256, 3, 1, 1, 16),

@@ -3,9 +3,9 @@
 use rayon::prelude::*;
 
 use super::gemm::{gemm, view, view_mut};
-use super::im2col::{col2im_add, im2col};
+use super::im2col::{col2im_add_rows, im2col_rows};
 use super::scratch::with_col;
-use super::{ConvGeometry, split_over_images};
+use super::{ConvGeometry, split_over_images, tile_rows};
 use crate::KernelError;
 
 /// Gradient of `conv2d(x, weight)` with respect to `x`, given the output gradient.
@@ -25,9 +25,17 @@ pub fn conv2d_input_grad(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Resu
         if g.is_pointwise() {
             gemm(view_mut(dx_n, k, p), false, w_t, view(dy_n, o, p), threads);
         } else {
-            with_col(k * p, |col| {
-                gemm(view_mut(col, k, p), false, w_t, view(dy_n, o, p), threads);
-                col2im_add(g, col, dx_n);
+            // One band of output rows at a time (see the forward pass).
+            let (band, ow) = (tile_rows(g), g.output[1]);
+            let dy = view(dy_n, o, p);
+            with_col(k * band * ow, |col| {
+                for start in (0..g.output[0]).step_by(band) {
+                    let rows = start..(start + band).min(g.output[0]);
+                    let cols = rows.len() * ow;
+                    let col = &mut col[..k * cols];
+                    gemm(view_mut(col, k, cols), false, w_t, dy.submatrix(0, start * ow, o, cols), threads);
+                    col2im_add_rows(g, col, rows, dx_n);
+                }
             });
         }
     };
@@ -64,9 +72,19 @@ pub fn conv2d_weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Result<V
             if g.is_pointwise() {
                 gemm(dw_mat, n > start, view(dy_n, o, p), view(x_n, k, p).transpose(), threads);
             } else {
-                with_col(k * p, |col| {
-                    im2col(g, x_n, col);
-                    gemm(dw_mat, n > start, view(dy_n, o, p), view(col, k, p).transpose(), threads);
+                let (band, ow) = (tile_rows(g), g.output[1]);
+                let dy = view(dy_n, o, p);
+                let mut dw_mat = dw_mat;
+                with_col(k * band * ow, |col| {
+                    for first in (0..g.output[0]).step_by(band) {
+                        let rows = first..(first + band).min(g.output[0]);
+                        let cols = rows.len() * ow;
+                        let col = &mut col[..k * cols];
+                        im2col_rows(g, x_n, rows, col);
+                        let accumulate = n > start || first > 0;
+                        let dy_band = dy.submatrix(0, first * ow, o, cols);
+                        gemm(dw_mat.as_mut(), accumulate, dy_band, view(col, k, cols).transpose(), threads);
+                    }
                 });
             }
         }

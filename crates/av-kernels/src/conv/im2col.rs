@@ -19,14 +19,22 @@ fn valid_columns(out_w: usize, width: usize, stride: usize, off: isize) -> (usiz
 }
 
 /// Writes the lowered matrix of one image `x` (`[C, H, W]`) into `col` (`[C kh kw, Ho Wo]`).
+#[cfg(test)]
 pub(crate) fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32]) {
+    im2col_rows(g, x, 0..g.output[0], col);
+}
+
+/// [`im2col`] for the output rows `rows` only: `col` is `[C kh kw, rows.len() Wo]`, the columns
+/// of those output positions (a tile of the full lowered matrix).
+pub(crate) fn im2col_rows(g: &ConvGeometry, x: &[f32], rows: std::ops::Range<usize>, col: &mut [f32]) {
     let [h, w] = g.input;
     let [kh, kw] = g.kernel;
-    let [oh_n, ow_n] = g.output;
+    let [_, ow_n] = g.output;
     let [sh, sw] = g.stride;
     let [ph, pw] = g.padding;
     let [dh, dw] = g.dilation;
-    let p = oh_n * ow_n;
+    let p = rows.len() * ow_n;
+    let oh0 = rows.start;
     for (row, dst_row) in col.chunks_exact_mut(p).enumerate().take(g.col_rows()) {
         let c = row / (kh * kw);
         let i = (row / kw) % kh;
@@ -34,8 +42,8 @@ pub(crate) fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32]) {
         let plane = &x[c * h * w..(c + 1) * h * w];
         let off_w = (j * dw) as isize - pw as isize;
         let (lo, hi) = valid_columns(ow_n, w, sw, off_w);
-        for (oh, dst) in dst_row.chunks_exact_mut(ow_n).enumerate() {
-            let ih = (oh * sh + i * dh) as isize - ph as isize;
+        for (t, dst) in dst_row.chunks_exact_mut(ow_n).enumerate() {
+            let ih = ((oh0 + t) * sh + i * dh) as isize - ph as isize;
             if ih < 0 || ih >= h as isize || lo == hi {
                 dst.fill(0.0);
                 continue;
@@ -59,14 +67,22 @@ pub(crate) fn im2col(g: &ConvGeometry, x: &[f32], col: &mut [f32]) {
 /// Adds the lowered matrix `col` (`[C kh kw, Ho Wo]`) back onto the image `dx` (`[C, H, W]`):
 /// the adjoint of [`im2col`], used for the input gradient. `dx` is accumulated into, so it
 /// must start at zero.
+#[cfg(test)]
 pub(crate) fn col2im_add(g: &ConvGeometry, col: &[f32], dx: &mut [f32]) {
+    col2im_add_rows(g, col, 0..g.output[0], dx);
+}
+
+/// [`col2im_add`] of a tile: `col` is `[C kh kw, rows.len() Wo]`, the columns of the output
+/// rows `rows` (the adjoint of [`im2col_rows`]).
+pub(crate) fn col2im_add_rows(g: &ConvGeometry, col: &[f32], rows: std::ops::Range<usize>, dx: &mut [f32]) {
     let [h, w] = g.input;
     let [kh, kw] = g.kernel;
-    let [oh_n, ow_n] = g.output;
+    let [_, ow_n] = g.output;
     let [sh, sw] = g.stride;
     let [ph, pw] = g.padding;
     let [dh, dw] = g.dilation;
-    let p = oh_n * ow_n;
+    let p = rows.len() * ow_n;
+    let oh0 = rows.start;
     for (row, src_row) in col.chunks_exact(p).enumerate().take(g.col_rows()) {
         let c = row / (kh * kw);
         let i = (row / kw) % kh;
@@ -77,8 +93,8 @@ pub(crate) fn col2im_add(g: &ConvGeometry, col: &[f32], dx: &mut [f32]) {
         if lo == hi {
             continue;
         }
-        for (oh, src) in src_row.chunks_exact(ow_n).enumerate() {
-            let ih = (oh * sh + i * dh) as isize - ph as isize;
+        for (t, src) in src_row.chunks_exact(ow_n).enumerate() {
+            let ih = ((oh0 + t) * sh + i * dh) as isize - ph as isize;
             if ih < 0 || ih >= h as isize {
                 continue;
             }

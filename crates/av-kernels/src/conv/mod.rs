@@ -28,3 +28,24 @@ fn split_over_images(batch: usize) -> bool {
     let threads = rayon::current_num_threads();
     threads > 1 && (batch.is_multiple_of(threads) || batch >= 4 * threads)
 }
+
+/// Lowered-matrix elements per band (1 MiB of f32): large enough for full-speed GEMMs, small
+/// enough to stay in a core's L2 / L3 slice between the lowering and the product.
+const TILE_ELEMS: usize = 256 * 1024;
+
+/// Below this many output channels the GEMM does fewer multiply-adds per lowered element than
+/// it takes to write and re-read that element, so the lowering's memory traffic is the cost
+/// and banding pays; above it (every layer of the paper-size trunks) one full matrix measured
+/// as fast or faster.
+const NARROW_OUT_CHANNELS: usize = 32;
+
+/// Output rows per band of the lowered matrix: all of them for wide layers, else as many as
+/// fit [`TILE_ELEMS`], at least one.
+fn tile_rows(g: &ConvGeometry) -> usize {
+    let rows = g.output[0].max(1);
+    if g.out_channels >= NARROW_OUT_CHANNELS {
+        return rows;
+    }
+    let per_row = g.col_rows() * g.output[1];
+    (TILE_ELEMS / per_row.max(1)).clamp(1, rows)
+}

@@ -64,9 +64,16 @@ fn kernels_match_direct_convolution() {
         ([1, 6, 9, 7], [3, 6, 1, 1], [2, 2], [0, 0], [1, 1]),
         ([2, 3, 9, 9], [2, 3, 3, 3], [1, 1], [2, 2], [2, 2]),
         ([5, 2, 7, 11], [3, 2, 2, 3], [1, 2], [0, 1], [1, 1]),
+        // Lowered matrices larger than one band: 2 bands of 22 + 18 output rows, and 7 bands
+        // of a strided 7x7 with a short last band.
+        ([2, 32, 40, 40], [4, 32, 3, 3], [1, 1], [1, 1], [1, 1]),
+        ([1, 16, 90, 90], [3, 16, 7, 7], [2, 2], [3, 3], [1, 1]),
     ];
     for (xs, ws, s, p, d) in cases {
         let g = ConvGeometry::new(xs, ws, s, p, d).expect("geometry");
+        if xs[1] >= 16 && ws[0] < 32 {
+            assert!(super::tile_rows(&g) < g.output[0], "{xs:?} must be lowered in several bands");
+        }
         let x = signal(g.batch * g.image_len(), 1);
         let w = signal(g.weight_len(), 2);
         let dy = signal(g.batch * g.out_image_len(), 3);
