@@ -4,7 +4,9 @@
 //! * input gradient, per image: `col2im(W^T . dY_n)`;
 //! * weight gradient: `dW = sum_n dY_n . col(X_n)^T`, one partial sum per thread.
 //!
-//! A 1x1 stride-1 unpadded convolution skips the lowering (the image is its own matrix).
+//! A 1x1 stride-1 unpadded convolution skips the lowering (the image is its own matrix). A
+//! narrow layer (under 32 output channels, where the lowering rather than the GEMM is the cost)
+//! is lowered one band of output rows at a time, so each band stays in cache for its GEMM.
 //! Work is split over images when the batch fills the rayon pool, else the GEMM itself runs
 //! on all threads. These functions never touch Burn; [`crate::ConvKernels`] routes Burn's
 //! tensors to them.
