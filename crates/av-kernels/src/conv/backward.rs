@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::gemm::{gemm, view, view_mut};
 use super::im2col::{col2im_add_rows, im2col_rows};
 use super::scratch::with_col;
-use super::{ConvGeometry, split_over_images, tile_rows};
+use super::{ConvGeometry, row_bands, split_over_images, tile_rows};
 use crate::KernelError;
 
 /// Gradient of `conv2d(x, weight)` with respect to `x`, given the output gradient.
@@ -26,14 +26,12 @@ pub fn conv2d_input_grad(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Resu
             gemm(view_mut(dx_n, k, p), false, w_t, view(dy_n, o, p), threads);
         } else {
             // One band of output rows at a time (see the forward pass).
-            let (band, ow) = (tile_rows(g), g.output[1]);
-            let dy = view(dy_n, o, p);
-            with_col(k * band * ow, |col| {
-                for start in (0..g.output[0]).step_by(band) {
-                    let rows = start..(start + band).min(g.output[0]);
-                    let cols = rows.len() * ow;
+            let (ow, dy) = (g.output[1], view(dy_n, o, p));
+            with_col(k * tile_rows(g) * ow, |col| {
+                for rows in row_bands(g) {
+                    let (first, cols) = (rows.start * ow, rows.len() * ow);
                     let col = &mut col[..k * cols];
-                    gemm(view_mut(col, k, cols), false, w_t, dy.submatrix(0, start * ow, o, cols), threads);
+                    gemm(view_mut(col, k, cols), false, w_t, dy.submatrix(0, first, o, cols), threads);
                     col2im_add_rows(g, col, rows, dx_n);
                 }
             });
@@ -68,21 +66,19 @@ pub fn conv2d_weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Result<V
         for n in start..end {
             let x_n = &x[n * g.image_len()..(n + 1) * g.image_len()];
             let dy_n = &grad[n * g.out_image_len()..(n + 1) * g.out_image_len()];
-            let dw_mat = view_mut(dw, o, k);
+            let mut dw_mat = view_mut(dw, o, k);
             if g.is_pointwise() {
                 gemm(dw_mat, n > start, view(dy_n, o, p), view(x_n, k, p).transpose(), threads);
             } else {
-                let (band, ow) = (tile_rows(g), g.output[1]);
-                let dy = view(dy_n, o, p);
-                let mut dw_mat = dw_mat;
-                with_col(k * band * ow, |col| {
-                    for first in (0..g.output[0]).step_by(band) {
-                        let rows = first..(first + band).min(g.output[0]);
-                        let cols = rows.len() * ow;
+                let (ow, dy) = (g.output[1], view(dy_n, o, p));
+                with_col(k * tile_rows(g) * ow, |col| {
+                    for rows in row_bands(g) {
+                        let (first, cols) = (rows.start * ow, rows.len() * ow);
+                        // The first product of this thread's partial sum overwrites `dw`.
+                        let accumulate = n > start || first > 0;
                         let col = &mut col[..k * cols];
                         im2col_rows(g, x_n, rows, col);
-                        let accumulate = n > start || first > 0;
-                        let dy_band = dy.submatrix(0, first * ow, o, cols);
+                        let dy_band = dy.submatrix(0, first, o, cols);
                         gemm(dw_mat.as_mut(), accumulate, dy_band, view(col, k, cols).transpose(), threads);
                     }
                 });

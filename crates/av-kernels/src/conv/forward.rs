@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::gemm::{gemm, view, view_mut};
 use super::im2col::im2col_rows;
 use super::scratch::with_col;
-use super::{ConvGeometry, split_over_images, tile_rows};
+use super::{ConvGeometry, row_bands, split_over_images, tile_rows};
 use crate::KernelError;
 
 /// `y = conv2d(x, weight)` without bias.
@@ -28,17 +28,20 @@ pub fn conv2d_forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Result<Vec
         } else {
             // Lower a band of output rows at a time, small enough to stay in cache while the
             // GEMM reads it; each band's product lands in its columns of Y_n.
-            let band = tile_rows(g);
             let ow = g.output[1];
-            with_col(k * band * ow, |col| {
+            with_col(k * tile_rows(g) * ow, |col| {
                 let mut y_mat = view_mut(y_n, o, p);
-                for start in (0..g.output[0]).step_by(band) {
-                    let rows = start..(start + band).min(g.output[0]);
-                    let cols = rows.len() * ow;
+                for rows in row_bands(g) {
+                    let (first, cols) = (rows.start * ow, rows.len() * ow);
                     let col = &mut col[..k * cols];
                     im2col_rows(g, x_n, rows, col);
-                    let dst = y_mat.as_mut().submatrix_mut(0, start * ow, o, cols);
-                    gemm(dst, false, w, view(col, k, cols), threads);
+                    gemm(
+                        y_mat.as_mut().submatrix_mut(0, first, o, cols),
+                        false,
+                        w,
+                        view(col, k, cols),
+                        threads,
+                    );
                 }
             });
         }

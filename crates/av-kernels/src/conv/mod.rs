@@ -41,6 +41,13 @@ const TILE_ELEMS: usize = 256 * 1024;
 /// as fast or faster.
 const NARROW_OUT_CHANNELS: usize = 32;
 
+/// The bands of output rows a layer is lowered in, in order: one band of every row for wide
+/// layers, else bands of [`tile_rows`] rows (the last one possibly shorter).
+fn row_bands(g: &ConvGeometry) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let (band, rows) = (tile_rows(g), g.output[0]);
+    (0..rows).step_by(band).map(move |start| start..(start + band).min(rows))
+}
+
 /// Output rows per band of the lowered matrix: all of them for wide layers, else as many as
 /// fit [`TILE_ELEMS`], at least one.
 fn tile_rows(g: &ConvGeometry) -> usize {
