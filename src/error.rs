@@ -80,7 +80,8 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
+    /// An [`Error::Io`] for `path` with the message of `e`.
+    pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
         Error::Io { path: path.into(), detail: e.to_string() }
     }
 }

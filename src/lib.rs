@@ -40,10 +40,13 @@ pub use av_data as data;
 pub use device::{DeviceError, select_device};
 
 mod error;
-pub mod experiment;
+pub mod inference;
 pub mod model;
 pub mod overlay;
+pub mod preprocess;
 pub mod train;
+
+pub use inference::{ClassMap, InputSpec, Localizer, SoundMap, Separator, SourceChoice};
 
 /// Class activation maps: CAM, Grad-CAM, Grad-CAM++ (crate `av-gradcam`).
 pub use av_gradcam as gradcam;

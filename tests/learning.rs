@@ -15,7 +15,8 @@ mod common;
 use std::time::Instant;
 
 use av_align::model::{AvModel, AvModelConfig, LocalizeConfig, MapSource, Stage};
-use av_align::train::{TrainConfig, Trainer, frame_tensor, logmel_tensor};
+use av_align::preprocess::{frame_tensor, logmel_tensor};
+use av_align::train::{TrainConfig, Trainer};
 use burn::tensor::Device;
 
 /// Mean fraction of the class-agnostic map inside the sounding object's box.
@@ -70,7 +71,6 @@ fn stage_two_puts_more_map_mass_on_the_sounding_object() {
     let model = cfg.init(&device).unwrap();
     let s1 = Trainer::new(stage1, dir.join("s1"))
         .unwrap()
-        .with_progress(false)
         .fit(model, &cfg, &data, &device)
         .unwrap();
     let stage2 = TrainConfig {
@@ -81,7 +81,6 @@ fn stage_two_puts_more_map_mass_on_the_sounding_object() {
     };
     let s2 = Trainer::new(stage2, dir.join("s2"))
         .unwrap()
-        .with_progress(false)
         .fit(s1.model.clone(), &cfg, &data, &device)
         .unwrap();
     let uniform = (16.0 * 16.0) / (64.0 * 64.0);

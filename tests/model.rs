@@ -209,7 +209,6 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
     let init = model_cfg.init(&device).unwrap();
     let a = Trainer::new(cfg.clone(), &dir_a)
         .unwrap()
-        .with_progress(false)
         .fit(init.clone(), &model_cfg, &data, &device)
         .unwrap();
     assert!(a.finished && a.resumed_from_step.is_none());
@@ -217,7 +216,6 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
     let dir_b = tmp("resume-b");
     let b1 = Trainer::new(cfg.clone(), &dir_b)
         .unwrap()
-        .with_progress(false)
         .stop_after_steps(4)
         .fit(init.clone(), &model_cfg, &data, &device)
         .unwrap();
@@ -225,7 +223,6 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
     let fresh = model_cfg.init(&device).unwrap(); // other random weights: must be replaced by the checkpoint
     let b2 = Trainer::new(cfg.clone(), &dir_b)
         .unwrap()
-        .with_progress(false)
         .fit(fresh, &model_cfg, &data, &device)
         .unwrap();
     assert_eq!(b2.resumed_from_step, Some(4));
@@ -240,7 +237,6 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
     let other = TrainConfig { lr: 0.02, ..cfg };
     let err = Trainer::new(other, &dir_b)
         .unwrap()
-        .with_progress(false)
         .fit(init, &model_cfg, &data, &device)
         .unwrap_err();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
@@ -273,7 +269,7 @@ fn one_step_in(
 ) -> Result<av_align::train::TrainOutcome, Error> {
     let dir = tmp(name);
     let out = Trainer::new(cfg, &dir)
-        .and_then(|t| t.with_progress(false).stop_after_steps(1).fit(init.clone(), model_cfg, data, device));
+        .and_then(|t| t.stop_after_steps(1).fit(init.clone(), model_cfg, data, device));
     std::fs::remove_dir_all(&dir).ok();
     out
 }
@@ -442,7 +438,6 @@ fn training_with_prefetch_equals_training_without_and_reports_source_errors() {
         let dir = tmp(name);
         let out = Trainer::new(cfg.clone(), &dir)
             .unwrap()
-            .with_progress(false)
             .with_prefetch(depth)
             .fit(init.clone(), &model_cfg, &data, &device)
             .unwrap();
@@ -459,7 +454,6 @@ fn training_with_prefetch_equals_training_without_and_reports_source_errors() {
         let dir = tmp(&format!("prefetch-bad-{depth}"));
         let err = Trainer::new(cfg.clone(), &dir)
             .unwrap()
-            .with_progress(false)
             .with_prefetch(depth)
             .fit(init.clone(), &model_cfg, &bad, &device)
             .unwrap_err();

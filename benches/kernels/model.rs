@@ -61,7 +61,7 @@ fn localize_bench(
 ) {
     use av_align::audio::{LogMelConfig, LogMelExtractor};
     use av_align::data::image_io::resize_bilinear;
-    use av_align::train::{frame_tensor, logmel_tensor};
+    use av_align::preprocess::{frame_tensor, logmel_tensor};
 
     let model = config.init(device).expect("valid config");
     let extractor = LogMelExtractor::new(LogMelConfig::paper()).expect("paper log-mel");
@@ -127,7 +127,7 @@ pub fn loader_benches(c: &mut Criterion) {
 
     use av_align::data::Split;
     use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
-    use av_align::experiment::flickr::load_flickr_train;
+    use av_align::train::load_flickr_train;
 
     let root = std::env::temp_dir().join(format!("av-align-loader-bench-{}", std::process::id()));
     let generator =
@@ -150,7 +150,7 @@ pub fn loader_benches(c: &mut Criterion) {
     // decoded from disk by the background worker (depth 2) while the caller moves the previous
     // one to the device.
     if let Some((label, device)) = bench_device() {
-        use av_align::experiment::StreamingFlickr;
+        use av_align::train::StreamingFlickr;
         use av_align::train::{BatchPlan, with_prefetch};
         let (stream, _) = StreamingFlickr::open(&root.join("train"), 256).expect("open");
         let plan = || -> Vec<BatchPlan> {
@@ -175,7 +175,7 @@ pub fn loader_benches(c: &mut Criterion) {
     // prefetch 0 every batch is decoded on the training thread between steps, with 2 the worker
     // decodes the next batches while the step runs (on 2 cores they compete for the same cores).
     if let Some((label, device)) = bench_device() {
-        use av_align::experiment::StreamingFlickr;
+        use av_align::train::StreamingFlickr;
         use av_align::train::{BatchSource, TrainConfig, Trainer};
         let (stream, _) = StreamingFlickr::open(&root.join("train"), 256).expect("open");
         let model_cfg = AvModelConfig::compact(stream.num_classes());

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use av_align::data::layouts::audioset::AudioSetLayout;
-use av_align::experiment::multisource::{
+use av_experiments::multisource::{
     MultiSourcePlan, load_audioset_split, markdown_table2, run_multisource, run_multisource_on,
 };
 use clap::{Parser, ValueEnum};

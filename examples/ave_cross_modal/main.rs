@@ -12,10 +12,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use av_align::experiment::ave::{
+use av_experiments::ave::{
     AveSynthConfig, ScoreKind, ScoredModel, load_checkpoint_with_plan, run_real, run_synthetic,
 };
-use av_align::experiment::flickr::{FlickrPlan, train_plan};
+use av_experiments::flickr::{FlickrPlan, train_plan};
 use av_align::model::AvModel;
 use clap::{Parser, ValueEnum};
 use serde_json::json;

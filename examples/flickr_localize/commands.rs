@@ -4,26 +4,23 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use av_align::audio::{
-    ClipPolicy, LogMelConfig, LogMelExtractor, fit_clip, load_mono, peak_normalize, resample,
-};
+use av_align::Localizer;
 use av_align::data::bench::AssetPack;
-use av_align::data::image_io::{load_frame, resize_bilinear};
+use av_align::data::image_io::load_rgb;
 use av_align::data::layouts::flickr::FlickrTestLayout;
 use av_align::data::{SkipPolicy, Split};
-use av_align::experiment::StreamingFlickr;
-use av_align::experiment::flickr::{
-    FlickrPlan, PAPER_TABLE1, evaluate_on_bench, load_checkpoint, load_flickr_train, markdown_table,
-    train_plan, train_plan_on, write_json, write_overlays,
-};
-use av_align::experiment::generate;
 use av_align::metrics::{
-    Baseline, BoxConvention, ConsensusGt, ConsensusRule, PixelBox, PredictionRule, ScoreMap,
-    evaluate_baseline, evaluate_localization,
+    Baseline, ConsensusGt, PredictionRule, ScoreMap, evaluate_baseline, evaluate_localization,
 };
-use av_align::model::{LocalizeConfig, MapSource};
-use av_align::overlay::{overlay, save_png};
-use av_align::train::{frame_tensor, logmel_tensor};
+use av_align::model::MapSource;
+use av_align::overlay::save_png;
+use av_align::preprocess::AudioWindow;
+use av_align::train::{StreamingFlickr, load_flickr_train};
+use av_experiments::flickr::{
+    FlickrPlan, PAPER_TABLE1, evaluate_on_bench, load_run_model, markdown_table, train_plan, train_plan_on,
+    write_json, write_overlays,
+};
+use av_experiments::generate;
 use burn::tensor::Device;
 use serde_json::json;
 
@@ -56,18 +53,6 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
-fn checkpoint_plan(checkpoint: &Path) -> Result<FlickrPlan> {
-    let path = checkpoint.join("plan.json");
-    if !path.is_file() {
-        bail!(
-            "{} has no plan.json (the frame size and data settings of the model); checkpoints written by \
-             `flickr_localize train` have one",
-            checkpoint.display()
-        );
-    }
-    Ok(FlickrPlan::load(&path)?)
-}
-
 fn source(maps: Maps) -> MapSource {
     match maps {
         Maps::Alignment => MapSource::Alignment,
@@ -86,8 +71,7 @@ fn demo(
     progress: bool,
 ) -> Result<()> {
     let started = Instant::now();
-    let plan = checkpoint_plan(checkpoint)?;
-    let model = load_checkpoint(checkpoint, Some(&plan), device)
+    let (plan, model) = load_run_model(checkpoint, device)
         .with_context(|| format!("loading the checkpoint in {}", checkpoint.display()))?;
     let data = generate(&plan.data, Split::Test, 0..scenes, progress)?;
     let rule = PredictionRule::Absolute(threshold);
@@ -134,7 +118,7 @@ fn manifest(
     plan: &FlickrPlan,
     split: Split,
     scenes: u64,
-    truths: &[av_align::experiment::SceneTruth],
+    truths: &[av_experiments::SceneTruth],
 ) -> Result<serde_json::Value> {
     let assets = AssetPack::load_default()?;
     Ok(json!({
@@ -194,10 +178,9 @@ fn train(
     );
     if let Some(dir) = ship {
         std::fs::create_dir_all(&dir)?;
-        for f in ["model.bpk", "model.json"] {
+        for f in ["model.bpk", "model.json", "inputs.json", "plan.json"] {
             std::fs::copy(run.join("model").join(f), dir.join(f))?;
         }
-        std::fs::copy(run.join("plan.json"), dir.join("plan.json"))?;
         std::fs::copy(run.join("history.json"), dir.join("history.json"))?;
         println!("shipped to {}", dir.display());
     }
@@ -213,8 +196,7 @@ fn eval_bench(
     device: &Device,
     progress: bool,
 ) -> Result<()> {
-    let plan = checkpoint_plan(checkpoint)?;
-    let model = load_checkpoint(checkpoint, Some(&plan), device)?;
+    let (plan, model) = load_run_model(checkpoint, device)?;
     let data = generate(&plan.data, Split::Test, 0..scenes, progress)?;
     let (report, _) =
         evaluate_on_bench(&model, &data, source(maps), PredictionRule::Absolute(threshold), device)?;
@@ -224,57 +206,25 @@ fn eval_bench(
     Ok(())
 }
 
-/// The real SoundNet-Flickr test set: frames resized to the model's size, whole audio
+/// The real SoundNet-Flickr test set: frames brought to the model's size, whole audio
 /// peak-normalised (MSSL `new/testdata.py`), boxes of all annotators with the consensus rule.
 fn eval_real(checkpoint: &Path, root: &Path, threshold: f64, out: &Path, device: &Device) -> Result<()> {
-    let plan = checkpoint_plan(checkpoint)?;
-    let model = load_checkpoint(checkpoint, Some(&plan), device)?;
+    let localizer = Localizer::from_dir_on(checkpoint, device)
+        .with_context(|| format!("loading the checkpoint in {}", checkpoint.display()))?
+        .with_audio_window(AudioWindow::WholeClipPeakNormalized);
     let (items, load_report) = FlickrTestLayout::new(root).load(SkipPolicy::Skip)?;
     eprintln!("{}", load_report.summary());
-    let size = plan.data.image_size;
-    let extractor = LogMelExtractor::new(LogMelConfig::paper())?;
+    let size = localizer.inputs().image_size;
     let mut maps = Vec::new();
     let mut gts = Vec::new();
     for item in &items {
-        let frame = resize_bilinear(&load_frame(&item.frame)?, size, size);
-        let audio = load_mono(&item.audio)?;
-        let mut samples = resample(&audio.samples, audio.sample_rate, extractor.sample_rate())?;
-        if samples.len() < 16 * 441 {
-            samples = fit_clip(&samples, 5 * 22_050, ClipPolicy::default())?;
-        }
-        peak_normalize(&mut samples, f32::EPSILON)?;
-        let logmel = extractor.compute(&samples)?;
-        let f = model.features(frame_tensor(&frame, device), logmel_tensor(&logmel, device)?)?;
-        let cfg =
-            LocalizeConfig { output_size: Some([size as usize, size as usize]), ..LocalizeConfig::default() };
-        let loc = model.localize(&f, &cfg)?;
-        maps.push(
-            loc.agnostic
-                .into_data()
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        );
-        let (sx, sy) = (size as f64 / item.width as f64, size as f64 / item.height as f64);
-        let boxes: Vec<PixelBox> = item
-            .boxes
-            .iter()
-            .map(|b| {
-                PixelBox::new(
-                    (b.bbox.x0 * sx).floor() as i64,
-                    (b.bbox.y0 * sy).floor() as i64,
-                    (b.bbox.x1 * sx).ceil() as i64,
-                    (b.bbox.y1 * sy).ceil() as i64,
-                )
-            })
-            .collect();
-        gts.push(ConsensusGt::from_boxes(
-            &boxes,
-            size as usize,
-            size as usize,
-            BoxConvention::ZeroBasedHalfOpen,
-            ConsensusRule::HalfCapped,
-        )?);
+        let frame = load_rgb(&item.frame)?;
+        let logmel = localizer.audio().logmel_of_file(&item.audio)?;
+        let sounds = localizer.localize_logmel_at(&frame, &logmel, [size as usize, size as usize])?;
+        maps.push(sounds.agnostic);
+        let boxes: Vec<[f64; 4]> = item.boxes.iter().map(|b| [b.bbox.x0, b.bbox.y0, b.bbox.x1, b.bbox.y1]).collect();
+        let scale = (size as f64 / item.width as f64, size as f64 / item.height as f64);
+        gts.push(ConsensusGt::from_scaled_boxes(&boxes, scale, size as usize, size as usize, 1)?);
     }
     if maps.is_empty() {
         bail!("no test item could be loaded from {}", root.display());
@@ -297,40 +247,18 @@ fn eval_real(checkpoint: &Path, root: &Path, threshold: f64, out: &Path, device:
 }
 
 fn localize_pair(checkpoint: &Path, image: &Path, audio: &Path, out: &Path, device: &Device) -> Result<()> {
-    let plan = checkpoint_plan(checkpoint)?;
-    let model = load_checkpoint(checkpoint, Some(&plan), device)?;
-    let size = plan.data.image_size;
-    let original = load_frame(image).with_context(|| format!("reading {}", image.display()))?;
-    let frame = resize_bilinear(&original, size, size);
-    let extractor = LogMelExtractor::new(LogMelConfig::paper())?;
-    let decoded = load_mono(audio).with_context(|| format!("reading {}", audio.display()))?;
-    let samples = resample(&decoded.samples, decoded.sample_rate, extractor.sample_rate())?;
-    let clip = fit_clip(&samples, 5 * 22_050, ClipPolicy::default())?;
-    let logmel = extractor.compute(&clip)?;
-    let f = model.features(frame_tensor(&frame, device), logmel_tensor(&logmel, device)?)?;
-    let (w, h) = original.dimensions();
-    let cfg = LocalizeConfig { output_size: Some([h as usize, w as usize]), ..LocalizeConfig::default() };
-    let loc = model.localize(&f, &cfg)?;
-    let agn = loc
-        .agnostic
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let probs = loc
-        .audio_probs
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let localizer = Localizer::from_dir_on(checkpoint, device)
+        .with_context(|| format!("loading the checkpoint in {}", checkpoint.display()))?;
+    let original = load_rgb(image).with_context(|| format!("reading {}", image.display()))?;
+    let logmel = localizer.audio().logmel_of_file(audio).with_context(|| format!("reading {}", audio.display()))?;
+    let sounds = localizer.localize_logmel(&original, &logmel)?;
     let path = out.join("localized.png");
-    save_png(&path, &overlay(&original, &agn, w as usize, h as usize, 0.6)?)?;
-    let names = plan.data.bench.vocabulary.names();
-    let mut ranked: Vec<(usize, f32)> = probs.iter().copied().enumerate().collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (c, p) in ranked.iter().take(3) {
-        println!("{:>16}: p = {p:.2}", names.get(*c).copied().unwrap_or("?"));
+    save_png(&path, &sounds.overlay(&original)?)?;
+    for class in sounds.ranked().iter().take(3) {
+        println!("{:>16}: p = {:.2}", class.name, class.audio_prob);
+        let picture = out.join(format!("localized_{}.png", class.name));
+        save_png(&picture, &sounds.class_overlay(&original, &class.name)?)?;
     }
-    println!("overlay written to {}", path.display());
+    println!("overlays written to {} (all sounds) and localized_<class>.png (the three most probable)", path.display());
     Ok(())
 }

@@ -16,10 +16,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use av_align::experiment::flickr::FlickrPlan;
-use av_align::experiment::separation::{
-    GuidanceKind, Guide, PAPER_TABLE3, SeparationPlan, TrainingSet, run_separation,
-};
+use av_experiments::flickr::FlickrPlan;
+use av_align::separation::GuidanceKind;
+use av_experiments::separation::{Guide, PAPER_TABLE3, SeparationPlan, TrainingSet, run_separation};
 use clap::{Parser, ValueEnum};
 
 /// Separate the instruments of two-source mixtures with the coarse-to-fine model as guide, and
@@ -173,7 +172,7 @@ fn separate_own(
     audio: &std::path::Path,
     device: &burn::tensor::Device,
 ) -> Result<()> {
-    use av_align::experiment::separation::{SourceChoice, separate_own_pair};
+    use av_align::inference::{Separator, SourceChoice};
     let choice = match (&args.class, &args.point) {
         (Some(c), _) => SourceChoice::Class(c.clone()),
         (None, Some(p)) => {
@@ -185,27 +184,21 @@ fn separate_own(
         }
         (None, None) => anyhow::bail!("give --class NAME or --point x,y to choose the source"),
     };
-    let guide = guide(args, device)?;
-    let out = separate_own_pair(&guide, image, audio, &choice, device)?;
-    std::fs::create_dir_all(&args.out)?;
-    let rate = av_align::separation::SOP_SAMPLE_RATE;
-    let name = out.class.1.clone();
-    let src = args.out.join(format!("separated_{name}.wav"));
-    let rest: Vec<f32> = out.mixture.iter().zip(&out.source).map(|(m, s)| m - s).collect();
-    av_align::audio::write_wav_f32(
-        &src,
-        &av_align::audio::Audio { samples: out.source.clone(), sample_rate: rate },
+    if !args.guide.join("model.bpk").is_file() {
+        anyhow::bail!("no guide model in {} (a model folder as written by `flickr_localize train`)", args.guide.display());
+    }
+    let separator = Separator::new(
+        av_align::Localizer::from_dir_on(&args.guide, device)
+            .with_context(|| format!("loading the guide in {}", args.guide.display()))?,
     )?;
-    av_align::audio::write_wav_f32(
-        args.out.join("residual.wav"),
-        &av_align::audio::Audio { samples: rest, sample_rate: rate },
-    )?;
-    println!(
-        "separated '{name}' (audio probability {:.2}) -> {}",
-        out.audio_probs.get(out.class.0).copied().unwrap_or(0.0),
-        src.display()
-    );
-    println!("the rest of the mixture -> {}", args.out.join("residual.wav").display());
+    let out = separator.separate_files(image, audio, &[choice])?;
+    let files = out.write_wavs(&args.out)?;
+    for source in &out.sources {
+        println!("separated '{}' (audio probability {:.2})", source.name, source.audio_prob);
+    }
+    for file in files {
+        println!("  -> {}", file.display());
+    }
     Ok(())
 }
 

@@ -12,9 +12,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use av_align::experiment::ave::load_checkpoint_with_plan;
-use av_align::experiment::flickr::{FlickrPlan, train_plan};
-use av_align::experiment::retrieval::run_retrieval;
+use av_experiments::ave::load_checkpoint_with_plan;
+use av_experiments::flickr::{FlickrPlan, train_plan};
+use av_experiments::retrieval::run_retrieval;
 use av_align::model::AvModel;
 use clap::{Parser, ValueEnum};
 use serde_json::json;

@@ -9,13 +9,15 @@
 use std::ops::Range;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
+use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::model::Batch;
-use crate::train::data::{Sample, frame_chw};
+use crate::preprocess::frame_chw;
 
 /// Where training batches come from: a dataset in memory ([`crate::train::InMemoryDataset`]),
-/// or one decoded from disk batch by batch ([`crate::experiment::StreamingFlickr`]).
+/// or one decoded from disk batch by batch ([`crate::train::StreamingFlickr`]).
 ///
 /// `Sync` because the prefetcher calls [`BatchSource::host_batch`] from a background thread.
 pub trait BatchSource: Sync {
@@ -34,6 +36,19 @@ pub trait BatchSource: Sync {
     /// [`Error::Config`] for an empty selection or an index out of range; decoding errors for
     /// sources that read from disk.
     fn host_batch(&self, indices: &[usize], flips: &[bool]) -> Result<HostBatch>;
+}
+
+/// One audio-visual training pair.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The frame (every sample of a dataset has the same size; 256x256 in the paper).
+    pub frame: RgbImage,
+    /// Its log-mel `(T, F)` (251 x 64 for 5 s in the paper).
+    pub logmel: Array2<f32>,
+    /// Soft audio labels (C values in `[0, 1]`).
+    pub labels_a: Vec<f32>,
+    /// Soft visual labels (C values in `[0, 1]`).
+    pub labels_v: Vec<f32>,
 }
 
 /// A batch as plain arrays, in the layouts of [`Batch`]: frames `[N, 3, H, W]` (ImageNet

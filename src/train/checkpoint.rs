@@ -67,41 +67,31 @@ pub fn checkpoints_dir(run: &Path) -> PathBuf {
     run.join("checkpoints")
 }
 
-/// Writes a checkpoint and publishes it as the latest; older checkpoints are removed.
+/// Publishes one checkpoint atomically, for any trainer: `write` fills a fresh
+/// `<dir>/<name>.tmp/`, which is then renamed to `<dir>/<name>/`; only then is `<dir>/latest`
+/// replaced (write to `latest.tmp`, rename) and are the older `step-*` checkpoints removed. An
+/// interruption at any point leaves `latest` naming a complete checkpoint (or none).
 ///
 /// # Errors
-/// [`Error::Io`] / [`Error::Backbone`] when a file cannot be written.
-pub fn save_training_checkpoint(
-    run: &Path,
-    model: &AvModel,
-    model_config: &AvModelConfig,
-    optim: &ModuleOptimizer,
-    state: &TrainState,
-) -> Result<PathBuf> {
-    let dir = checkpoints_dir(run);
-    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    let name = format!("step-{:08}", state.global_step);
+/// [`Error::Io`] when a file cannot be written, and what `write` returns.
+pub fn publish_checkpoint(dir: &Path, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let tmp = dir.join(format!("{name}.tmp"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
-    save_checkpoint(model, model_config, &tmp, "model")?;
-    let optim_path = tmp.join("optimizer.bpk");
-    optim.save(&optim_path).map_err(|e| io(&optim_path, format!("{e:?}")))?;
-    let state_path = tmp.join("state.json");
-    let json = serde_json::to_string_pretty(state).map_err(|e| io(&state_path, e))?;
-    std::fs::write(&state_path, json).map_err(|e| io(&state_path, e))?;
-    let final_dir = dir.join(&name);
+    write(&tmp)?;
+    let final_dir = dir.join(name);
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(|e| io(&final_dir, e))?;
     }
     std::fs::rename(&tmp, &final_dir).map_err(|e| io(&final_dir, e))?;
     let latest_tmp = dir.join(format!("{LATEST}.tmp"));
-    std::fs::write(&latest_tmp, &name).map_err(|e| io(&latest_tmp, e))?;
+    std::fs::write(&latest_tmp, name).map_err(|e| io(&latest_tmp, e))?;
     std::fs::rename(&latest_tmp, dir.join(LATEST)).map_err(|e| io(&dir.join(LATEST), e))?;
     // Only now are older checkpoints redundant.
-    if let Ok(entries) = std::fs::read_dir(&dir) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let file_name = entry.file_name().to_string_lossy().to_string();
             if file_name.starts_with("step-") && file_name != name {
@@ -112,22 +102,51 @@ pub fn save_training_checkpoint(
     Ok(final_dir)
 }
 
-/// The newest complete checkpoint of a run, if any.
+/// The checkpoint that `<dir>/latest` names, if any; `marker` is a file every complete
+/// checkpoint holds (e.g. `state.json`).
 ///
 /// # Errors
-/// [`Error::Checkpoint`] when `latest` names a directory that does not exist.
-pub fn latest_checkpoint(run: &Path) -> Result<Option<PathBuf>> {
-    let dir = checkpoints_dir(run);
+/// [`Error::Checkpoint`] when `latest` names a checkpoint without `marker`.
+pub fn latest_published(dir: &Path, marker: &str) -> Result<Option<PathBuf>> {
     let latest = dir.join(LATEST);
     if !latest.is_file() {
         return Ok(None);
     }
     let name = std::fs::read_to_string(&latest).map_err(|e| io(&latest, e))?;
     let path = dir.join(name.trim());
-    if !path.join("state.json").is_file() {
+    if !path.join(marker).is_file() {
         return Err(Error::Checkpoint { path, detail: "named by 'latest' but incomplete or missing".into() });
     }
     Ok(Some(path))
+}
+
+/// Writes a checkpoint and publishes it as the latest ([`publish_checkpoint`]); older
+/// checkpoints are removed.
+///
+/// # Errors
+/// [`Error::Io`] / [`Error::Backbone`] when a file cannot be written.
+pub fn save_training_checkpoint(
+    run: &Path,
+    model: &AvModel,
+    model_config: &AvModelConfig,
+    optim: &ModuleOptimizer,
+    state: &TrainState,
+) -> Result<PathBuf> {
+    let name = format!("step-{:08}", state.global_step);
+    publish_checkpoint(&checkpoints_dir(run), &name, |tmp| {
+        save_checkpoint(model, model_config, tmp, "model")?;
+        let optim_path = tmp.join("optimizer.bpk");
+        optim.save(&optim_path).map_err(|e| io(&optim_path, format!("{e:?}")))?;
+        Ok(av_data::files::write_json(&tmp.join("state.json"), state)?)
+    })
+}
+
+/// The newest complete checkpoint of a run, if any.
+///
+/// # Errors
+/// [`Error::Checkpoint`] when `latest` names a directory that does not exist.
+pub fn latest_checkpoint(run: &Path) -> Result<Option<PathBuf>> {
+    latest_published(&checkpoints_dir(run), "state.json")
 }
 
 /// Reads the loop state of a checkpoint.

@@ -1,30 +1,10 @@
 //! Training samples in memory and their assembly into batches (MSSL `new/dataloader.py`).
 
-use burn::tensor::{Device, Tensor, TensorData};
-use image::RgbImage;
-use ndarray::Array2;
+use burn::tensor::Device;
 
 use crate::error::{Error, Result};
 use crate::model::Batch;
-use crate::train::batch_source::{BatchSource, HostBatch};
-
-/// ImageNet channel means (`new/dataloader.py:47`).
-pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-/// ImageNet channel standard deviations.
-pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
-
-/// One audio-visual training pair.
-#[derive(Debug, Clone)]
-pub struct Sample {
-    /// The frame (every sample of a dataset has the same size; 256x256 in the paper).
-    pub frame: RgbImage,
-    /// Its log-mel `(T, F)` (251 x 64 for 5 s in the paper).
-    pub logmel: Array2<f32>,
-    /// Soft audio labels (C values in `[0, 1]`).
-    pub labels_a: Vec<f32>,
-    /// Soft visual labels (C values in `[0, 1]`).
-    pub labels_v: Vec<f32>,
-}
+use crate::train::batch_source::{BatchSource, HostBatch, Sample};
 
 /// A dataset held in memory; every sample is checked when it is built.
 #[derive(Debug, Clone)]
@@ -143,41 +123,4 @@ impl BatchSource for InMemoryDataset {
             .collect::<Result<Vec<_>>>()?;
         HostBatch::from_samples(&samples, flips)
     }
-}
-
-/// An RGB frame as ImageNet-normalised CHW floats, optionally mirrored left-right
-/// (`img[:, ::-1]`, the training augmentation of `new/dataloader.py:45-46`).
-pub fn frame_chw(img: &RgbImage, flip: bool) -> Vec<f32> {
-    let (w, h) = img.dimensions();
-    let mut out = vec![0.0; 3 * (w * h) as usize];
-    let plane = (w * h) as usize;
-    for y in 0..h {
-        for x in 0..w {
-            let sx = if flip { w - 1 - x } else { x };
-            let p = img.get_pixel(sx, y).0;
-            let o = (y * w + x) as usize;
-            for ch in 0..3 {
-                out[ch * plane + o] = (p[ch] as f32 / 255.0 - IMAGENET_MEAN[ch]) / IMAGENET_STD[ch];
-            }
-        }
-    }
-    out
-}
-
-/// One frame as a `[1, 3, H, W]` tensor (ImageNet-normalised).
-pub fn frame_tensor(img: &RgbImage, device: &Device) -> Tensor<4> {
-    let (w, h) = img.dimensions();
-    Tensor::from_data(TensorData::new(frame_chw(img, false), [1, 3, h as usize, w as usize]), device)
-}
-
-/// One log-mel `(T, F)` as a `[1, 1, T, F]` tensor.
-///
-/// # Errors
-/// [`Error::NonFinite`] for NaN/inf values.
-pub fn logmel_tensor(logmel: &Array2<f32>, device: &Device) -> Result<Tensor<4>> {
-    if logmel.iter().any(|x| !x.is_finite()) {
-        return Err(Error::NonFinite { what: "log-mel".into() });
-    }
-    let (t, f) = logmel.dim();
-    Ok(Tensor::from_data(TensorData::new(logmel.iter().copied().collect::<Vec<_>>(), [1, 1, t, f]), device))
 }

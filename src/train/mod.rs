@@ -5,18 +5,20 @@ mod checkpoint;
 mod config;
 mod data;
 mod data_parallel;
+mod flickr;
 mod prefetch;
 mod trainer;
 
-pub use batch_source::{BatchSource, HostBatch};
+pub use batch_source::{BatchSource, HostBatch, Sample};
 pub use checkpoint::{
-    EpochLog, TrainState, checkpoints_dir, latest_checkpoint, load_model, load_model_for, load_state,
-    save_model, save_training_checkpoint,
+    EpochLog, TrainState, checkpoints_dir, latest_checkpoint, latest_published, load_model, load_model_for,
+    load_state, publish_checkpoint, save_model, save_training_checkpoint,
 };
 pub use config::{LrSchedule, TrainConfig};
-pub use data::{
-    IMAGENET_MEAN, IMAGENET_STD, InMemoryDataset, Sample, frame_chw, frame_tensor, logmel_tensor,
-};
+pub use data::InMemoryDataset;
+pub use flickr::{StreamingFlickr, decode_pair, load_flickr_train};
 pub use data_parallel::{MIN_SHARD, replica_devices, shard_ranges};
 pub use prefetch::{BatchPlan, Prefetcher, with_prefetch};
-pub use trainer::{DEFAULT_PREFETCH, TrainOutcome, Trainer, ValidationHook, default_prefetch, epoch_order};
+pub use trainer::{
+    DEFAULT_PREFETCH, ProgressHook, TrainEvent, TrainOutcome, Trainer, ValidationHook, default_prefetch, epoch_order,
+};

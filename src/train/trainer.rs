@@ -1,4 +1,4 @@
-//! The training loop: SGD with momentum and weight decay, progress bar, atomic checkpoints,
+//! The training loop: SGD with momentum and weight decay, progress events, atomic checkpoints,
 //! exact resume, deterministic batch order and flips under a seed.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,6 @@ use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::{Error, Result};
 use crate::model::{AvModel, AvModelConfig, LossValues};
@@ -23,6 +22,37 @@ use crate::train::checkpoint::{
 use crate::train::config::TrainConfig;
 use crate::train::data_parallel::{MIN_SHARD, replica_devices, shard_ranges, sharded_gradients};
 use crate::train::prefetch::{BatchPlan, Prefetcher};
+
+/// What the training loop reports as it goes, to a [`ProgressHook`] (the library itself prints
+/// nothing; the experiments draw a progress bar from these).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrainEvent {
+    /// The loop starts: `total_steps` steps in all, `done_steps` of them already done (resume).
+    Started {
+        /// Steps of the whole run.
+        total_steps: usize,
+        /// Steps done before this process started.
+        done_steps: usize,
+    },
+    /// One optimisation step finished.
+    Step {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Epochs of the run.
+        epochs: usize,
+        /// Steps done so far, this one included.
+        global_step: usize,
+        /// The loss terms of this step.
+        values: LossValues,
+    },
+    /// An epoch finished (validation included) and was checkpointed.
+    EpochEnd(EpochLog),
+    /// The loop ended (finished or stopped by [`Trainer::stop_after_steps`]).
+    Finished,
+}
+
+/// A progress callback: called by [`Trainer::fit`] with every [`TrainEvent`].
+pub type ProgressHook<'a> = Box<dyn FnMut(&TrainEvent) + 'a>;
 
 /// A validation hook: called with the model (in evaluation mode) after every epoch; its value
 /// is logged. It must use a validation split, never the test set.
@@ -48,7 +78,7 @@ pub struct TrainOutcome {
 pub struct Trainer<'a> {
     config: TrainConfig,
     run_dir: PathBuf,
-    progress: bool,
+    progress: Option<ProgressHook<'a>>,
     validation: Option<ValidationHook<'a>>,
     stop_after: Option<usize>,
     resume: bool,
@@ -77,7 +107,7 @@ impl<'a> Trainer<'a> {
         Ok(Self {
             config,
             run_dir: run_dir.as_ref().to_path_buf(),
-            progress: true,
+            progress: None,
             validation: None,
             stop_after: None,
             resume: true,
@@ -85,9 +115,9 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// Shows (default) or hides the progress bar.
-    pub fn with_progress(mut self, progress: bool) -> Self {
-        self.progress = progress;
+    /// Reports progress to `hook` (default: nothing is reported).
+    pub fn with_progress(mut self, hook: ProgressHook<'a>) -> Self {
+        self.progress = Some(hook);
         self
     }
 
@@ -200,7 +230,7 @@ impl<'a> Trainer<'a> {
         std::thread::scope(|scope| {
             let mut model = model.fork(&ad).train();
             let total_steps = cfg.epochs * steps_per_epoch;
-            let bar = self.progress_bar(total_steps as u64, state.global_step as u64);
+            self.report(&TrainEvent::Started { total_steps, done_steps: state.global_step });
             let mut finished = true;
             'epochs: while state.epoch < cfg.epochs {
                 let epoch = state.epoch;
@@ -254,19 +284,12 @@ impl<'a> Trainer<'a> {
                     add(&mut state.epoch_sum, &values);
                     state.step_in_epoch += 1;
                     state.global_step += 1;
-                    if let Some(bar) = &bar {
-                        bar.set_message(format!(
-                            "epoch {}/{} loss {:.3} (cls_a {:.3} cls_v {:.3} avc {:.3} align {:.3})",
-                            epoch + 1,
-                            cfg.epochs,
-                            values.total,
-                            values.cls_a,
-                            values.cls_v,
-                            values.avc,
-                            values.align
-                        ));
-                        bar.inc(1);
-                    }
+                    self.report(&TrainEvent::Step {
+                        epoch,
+                        epochs: cfg.epochs,
+                        global_step: state.global_step,
+                        values,
+                    });
                     if cfg.checkpoint_every > 0
                         && state.global_step.is_multiple_of(cfg.checkpoint_every)
                         && state.step_in_epoch < steps_per_epoch
@@ -294,6 +317,7 @@ impl<'a> Trainer<'a> {
                     log.validation = Some(hook(&model.valid(), epoch)?);
                 }
                 state.history.push(log);
+                self.report(&TrainEvent::EpochEnd(log));
                 state.epoch += 1;
                 state.step_in_epoch = 0;
                 state.epoch_sum = LossValues::default();
@@ -302,9 +326,7 @@ impl<'a> Trainer<'a> {
             if !finished {
                 save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
             }
-            if let Some(bar) = bar {
-                bar.finish();
-            }
+            self.report(&TrainEvent::Finished);
             Ok(TrainOutcome {
                 model: model.valid(),
                 history: state.history,
@@ -315,16 +337,10 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    fn progress_bar(&self, total: u64, done: u64) -> Option<ProgressBar> {
-        if !self.progress {
-            return None;
+    fn report(&mut self, event: &TrainEvent) {
+        if let Some(hook) = self.progress.as_mut() {
+            hook(event);
         }
-        let bar = ProgressBar::new(total).with_position(done);
-        let style =
-            ProgressStyle::with_template("{bar:30} {pos}/{len} steps {per_sec} [{elapsed}<{eta}] {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style);
-        Some(bar)
     }
 }
 

@@ -20,7 +20,7 @@ float32 values; integer tensors are int64):
   compute_permutation=True (cases whose estimates are shuffled); bss/<case>/sdr_mix: the mixture
   baseline (every estimate = ref.sum(0)) where present.
 * bss/long/*: 2 sources x 65 280 samples, NOT stored: regenerated in Rust from the formula in
-  `long_case()` (SplitMix64 noise + sines; see crates/av-metrics/src/rng.rs); only checksums of
+  `long_case()` (SplitMix64 noise + sines; see crates/av-rng/src/lib.rs); only checksums of
   the float32 signals and mir_eval's results are stored.
 * auc/*: sklearn.metrics.auc on MSSL's success curve of cIoU lists, and on raw curves.
 * ciou/*: score maps, 1-based MSSL boxes, the consensus GT of new/testdata.py and the cIoU of
@@ -51,7 +51,7 @@ M2 = np.uint64(0x94D049BB133111EB)
 
 
 def splitmix_uniform(seed, n):
-    """Outputs 0..n of SplitMix64(seed).next_f64() (crates/av-metrics/src/rng.rs)."""
+    """Outputs 0..n of SplitMix64(seed).next_f64() (crates/av-rng/src/lib.rs)."""
     with np.errstate(over="ignore"):
         k = np.arange(1, n + 1, dtype=np.uint64)
         z = np.uint64(seed) + k * GAMMA

@@ -4,14 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use av_alignment::{
     AlignmentLossConfig, PoolNormalization, alignment_loss, avc_all_pairs_loss, avc_pairs_loss,
     class_aware_pool, multilabel_bce,
 };
+use av_testkit::{Fixture, assert_close, to_vec};
 use burn::tensor::{Device, Tensor};
-use common::{Fixture, assert_close, to_vec};
+
+/// The committed reference of `tests/fixtures/alignment.safetensors`.
+fn fixture() -> Fixture {
+    Fixture::load(env!("CARGO_MANIFEST_DIR"), "alignment")
+}
 
 const TOL: f32 = 1e-5;
 
@@ -26,7 +29,7 @@ fn unit(x: Tensor<3>) -> Tensor<3> {
 
 #[test]
 fn class_aware_pooling_matches_eq5_and_the_code_with_gradients() {
-    let fx = Fixture::load("alignment");
+    let fx = fixture();
     let device = ad();
     let features = fx.tensor::<4>("pool.features", &device).require_grad();
     let weights = fx.tensor::<4>("pool.weights", &device);
@@ -50,7 +53,7 @@ fn class_aware_pooling_matches_eq5_and_the_code_with_gradients() {
 
 #[test]
 fn multilabel_bce_matches_bceloss() {
-    let fx = Fixture::load("alignment");
+    let fx = fixture();
     let device = ad();
     let logits = fx.tensor::<2>("bce.logits", &device).require_grad();
     let loss = multilabel_bce(logits.clone(), fx.tensor("bce.labels", &device)).unwrap();
@@ -61,7 +64,7 @@ fn multilabel_bce_matches_bceloss() {
 
 #[test]
 fn avc_losses_match_the_balanced_and_the_pairwise_cross_entropy() {
-    let fx = Fixture::load("alignment");
+    let fx = fixture();
     let device = ad();
     let logits = fx.tensor::<3>("avc.logits", &device).require_grad();
     let loss = avc_all_pairs_loss(logits.clone()).unwrap();
@@ -91,7 +94,7 @@ fn avc_losses_match_the_balanced_and_the_pairwise_cross_entropy() {
 /// Eq. 7 as MSSL `new/`: the embeddings are normalised here (as the projection head does) and
 /// the gradient is compared with respect to the unit vectors g.
 fn check_alignment(case: &str, config: AlignmentLossConfig, normalise: bool, abs_floor: f32) {
-    let fx = Fixture::load("alignment");
+    let fx = fixture();
     let device = ad();
     let xa = fx.tensor::<3>(&format!("{case}.xa"), &device);
     let xv = fx.tensor::<3>(&format!("{case}.xv"), &device);
@@ -109,7 +112,7 @@ fn check_alignment(case: &str, config: AlignmentLossConfig, normalise: bool, abs
     let loss = to_vec(out.loss.clone())[0];
     let want = fx.values(&format!("{case}.loss"))[0];
     assert!((loss - want).abs() <= TOL * want.abs().max(1.0) + abs_floor, "{case}.loss {loss} vs {want}");
-    if let Some(p) = fx.tensors.get(&format!("{case}.pos")) {
+    if let Some(p) = fx.try_get(&format!("{case}.pos")) {
         let got = to_vec(out.positive.clone())[0];
         assert!(
             (got - p.1[0]).abs() <= TOL * p.1[0].abs().max(1.0) + abs_floor,

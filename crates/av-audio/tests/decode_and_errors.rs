@@ -16,10 +16,9 @@ fn codec(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/codecs").join(name)
 }
 
+/// `name` in a fresh temporary directory.
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("av-audio-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    av_testkit::tmp_dir("av-audio-tests").join(name)
 }
 
 fn rms(x: &[f32]) -> f32 {

@@ -12,12 +12,13 @@ use av_audio::{
     FreqWarp, Istft, LogMelConfig, LogMelExtractor, MelConfig, MelFilterbank, MelNorm, MelScale, Stft,
     StftConfig,
 };
-use common::{Fixtures, max_abs_diff, signal};
+use av_testkit::max_abs_diff;
+use common::{fixtures, signal};
 use ndarray::Array2;
 
 #[test]
 fn mel_filterbanks_match_librosa() {
-    let fx = Fixtures::load();
+    let fx = fixtures();
     let cases = [
         ("mel/slaney_paper", MelConfig::paper()),
         (
@@ -45,7 +46,7 @@ fn mel_filterbanks_match_librosa() {
         ),
     ];
     for (key, config) in cases {
-        let (shape, expected) = fx.get(key);
+        let (shape, expected) = fx.get(key).clone();
         let dense = MelFilterbank::new(config).unwrap().to_dense();
         assert_eq!(shape, vec![dense.nrows(), dense.ncols()], "{key}");
         let ours: Vec<f32> = dense.iter().map(|&v| v as f32).collect();
@@ -57,10 +58,10 @@ fn mel_filterbanks_match_librosa() {
 
 #[test]
 fn logmel_matches_librosa() {
-    let fx = Fixtures::load();
+    let fx = fixtures();
     let extractor = LogMelExtractor::new(LogMelConfig::paper()).unwrap();
     for name in ["chirp5s", "noise5s", "silence5s", "tones_odd", "noise_short", "quiet_chirp"] {
-        let (shape, expected) = fx.get(&format!("logmel/{name}"));
+        let (shape, expected) = fx.get(&format!("logmel/{name}")).clone();
         let ours = extractor.compute(&signal(name)).unwrap();
         assert_eq!(shape, vec![ours.nrows(), ours.ncols()], "{name}");
         let err = max_abs_diff(ours.as_slice().unwrap(), &expected);
@@ -77,11 +78,11 @@ fn five_second_clip_gives_251_frames() {
 
 #[test]
 fn stft_matches_librosa() {
-    let fx = Fixtures::load();
+    let fx = fixtures();
     let x = signal("mix8000");
     for (n_fft, hop) in [(882, 441), (1022, 256)] {
         let key = format!("stft/mix8000_{n_fft}_{hop}");
-        let (shape, pairs) = fx.get(&key);
+        let (shape, pairs) = fx.get(&key).clone();
         let spec = Stft::new(StftConfig::new(n_fft, hop)).unwrap().forward(&x).unwrap();
         assert_eq!(shape, vec![spec.data.nrows(), spec.data.ncols(), 2], "{key}");
         let expected_mag: Vec<f32> = pairs.chunks_exact(2).map(|p| p[0].hypot(p[1])).collect();
@@ -99,7 +100,7 @@ fn stft_matches_librosa() {
 
 #[test]
 fn istft_matches_librosa() {
-    let fx = Fixtures::load();
+    let fx = fixtures();
     let x = signal("mix8000");
     for (n_fft, hop) in [(882, 441), (1022, 256)] {
         let config = StftConfig::new(n_fft, hop);
@@ -107,7 +108,7 @@ fn istft_matches_librosa() {
         let istft = Istft::new(config).unwrap();
         for (suffix, length) in [("", None), ("_len8000", Some(8000)), ("_len7000", Some(7000))] {
             let key = format!("istft/mix8000_{n_fft}_{hop}{suffix}");
-            let (shape, expected) = fx.get(&key);
+            let (shape, expected) = fx.get(&key).clone();
             let ours = istft.inverse(&spec, length).unwrap();
             assert_eq!(shape, vec![ours.len()], "{key}");
             let err = max_abs_diff(&ours, &expected);
@@ -119,19 +120,19 @@ fn istft_matches_librosa() {
 
 #[test]
 fn log_frequency_warp_matches_grid_sample() {
-    let fx = Fixtures::load();
+    let fx = fixtures();
     let to_array =
         |(shape, v): (Vec<usize>, Vec<f32>)| Array2::from_shape_vec((shape[0], shape[1]), v).unwrap();
-    let input = to_array(fx.get("warp/input_512x8"));
+    let input = to_array(fx.get("warp/input_512x8").clone());
     let warped = FreqWarp::sound_of_pixels().apply(&input, None).unwrap();
-    let expected = to_array(fx.get("warp/warped_256x8"));
+    let expected = to_array(fx.get("warp/warped_256x8").clone());
     let err = max_abs_diff(warped.as_slice().unwrap(), expected.as_slice().unwrap());
     println!("warp: max abs error {err:.3e}");
     assert!(err <= 1e-5, "warp: {err}");
 
     let mask = input.slice(ndarray::s![..256, ..]).to_owned();
     let unwarped = FreqWarp::sound_of_pixels_inverse().apply(&mask, None).unwrap();
-    let expected = to_array(fx.get("warp/unwarped_512x8"));
+    let expected = to_array(fx.get("warp/unwarped_512x8").clone());
     let err = max_abs_diff(unwarped.as_slice().unwrap(), expected.as_slice().unwrap());
     println!("unwarp: max abs error {err:.3e}");
     assert!(err <= 1e-5, "unwarp: {err}");

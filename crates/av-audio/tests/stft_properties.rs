@@ -5,7 +5,8 @@
 mod common;
 
 use av_audio::{Istft, PadMode, Stft, StftConfig};
-use common::{max_abs_diff, noise, signal};
+use av_testkit::max_abs_diff;
+use common::{noise, signal};
 
 /// Frame `t` of the centred, reflect-padded, Hann-windowed signal, transformed by the
 /// textbook O(n^2) DFT in f64.

@@ -2,6 +2,12 @@
 //! MSSL `mobile_crnn/models/crnn.py:27-45` for the layout, `:389-418` for `InvertedResidual`,
 //! `:429-493` for `MobileCRNN`), the "CRNN pretrained on AudioSet" of the paper.
 //!
+//! **Parity-only.** This MobileCRNN reproduces the original code's network and is checked
+//! against PyTorch (`tests/parity_crnn.rs`), but the `av-align` model does not use it: the
+//! coarse-to-fine model runs ResNet-18 trunks on both modalities, as the paper describes
+//! (`docs/reference_implementation.md` lists this choice). It is here for importing and
+//! comparing the official checkpoints.
+//!
 //! `features` (the index is the reference's `nn.Sequential` index; Grad-CAM hooks module 11):
 //!
 //! | idx | layer | here | output for 251 x 64 input |

@@ -2,6 +2,12 @@
 //! it: `DiscrimHead` (spec §3.3; MSSL `model/detector.py:614-702` for Flickr,
 //! `model/audioset_detector.py:436-516` for AudioSet).
 //!
+//! **Parity-only.** This DiscrimHead reproduces the original code's network and is checked
+//! against PyTorch (`tests/parity_crnn.rs`), but the `av-align` model does not use it: its AVC
+//! head is the two-layer MLP on pooled trunk features ([`crate::AvcMlp`]), on the ResNet-18
+//! trunks the paper describes (`docs/reference_implementation.md` lists this choice). It is here for importing and
+//! comparing the official checkpoints.
+//!
 //! * Audio branch `temp_conv` on the CRNN's F_a (`[N, 512, T', 2]`, see [`crate::Crnn`]), all
 //!   convs bias-free, BN eps 1e-5 momentum 0.1:
 //!   1. `Conv2d(512, 512, k (3, 1), dilation (2, 1), pad (2, 0))` -> BN -> `MaxPool(2, 1)` -> ReLU

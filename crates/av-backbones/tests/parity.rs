@@ -14,7 +14,7 @@ use av_backbones::{
     AvcMlpConfig, ClassifierHeadConfig, ProjectionHeadConfig, ResNetConfig, SopVisualNetConfig, UnetConfig,
 };
 use burn::tensor::{Device, Tensor};
-use common::Fixture;
+use common::{TOL, fixture, weights_file};
 
 fn devices() -> [(&'static str, Device); 2] {
     [("eval", Device::flex()), ("train", Device::flex().autodiff())]
@@ -22,61 +22,61 @@ fn devices() -> [(&'static str, Device); 2] {
 
 #[test]
 fn visual_resnet_with_layer5_matches_pytorch() {
-    let fx = Fixture::load("resnet_visual");
-    let file = fx.weights_file();
+    let fx = fixture("resnet_visual");
+    let file = weights_file(&fx);
     for (mode, device) in devices() {
         let net = ResNetConfig::visual().with_base_width(4).with_layer5(true).init(&device);
         let net = load_torchvision_resnet(net, &file, ResNetImport::default()).unwrap();
         let out = net.forward(fx.tensor("in.x", &device));
-        fx.assert_close(&format!("{mode}.layer3"), out.layer3);
-        fx.assert_close(&format!("{mode}.layer4"), out.layer4);
-        fx.assert_close(&format!("{mode}.layer5"), out.layer5.unwrap());
+        fx.assert_tensor(&format!("{mode}.layer3"), out.layer3, TOL);
+        fx.assert_tensor(&format!("{mode}.layer4"), out.layer4, TOL);
+        fx.assert_tensor(&format!("{mode}.layer5"), out.layer5.unwrap(), TOL);
     }
 }
 
 #[test]
 fn audio_resnet_with_mssl_naming_matches_pytorch() {
-    let fx = Fixture::load("resnet_audio");
-    let file = fx.weights_file();
+    let fx = fixture("resnet_audio");
+    let file = weights_file(&fx);
     for (mode, device) in devices() {
         let net = ResNetConfig::audio().with_base_width(4).init(&device);
         let options = ResNetImport { naming: ResNetNaming::MsslAudio, ..Default::default() };
         let net = load_torchvision_resnet(net, &file, options).unwrap();
-        fx.assert_close(&format!("{mode}.layer4"), net.forward(fx.tensor("in.x", &device)).layer4);
+        fx.assert_tensor(&format!("{mode}.layer4"), net.forward(fx.tensor("in.x", &device)).layer4, TOL);
     }
 }
 
 #[test]
 fn sound_of_pixels_visual_net_matches_pytorch() {
-    let fx = Fixture::load("sop_visual");
-    let file = fx.weights_file();
+    let fx = fixture("sop_visual");
+    let file = weights_file(&fx);
     let remaps = av_backbones::weights::RESNET_KEY_REMAPS;
     for (mode, device) in devices() {
         let net = SopVisualNetConfig::new().with_base_width(4).with_out_channels(8).init(&device);
         // The trunk's ImageNet `fc` is in the file but not in the network.
         let net = load_pytorch_state_dict(net, &file, &remaps, true).unwrap();
         let x: Tensor<4> = fx.tensor("in.x", &device);
-        fx.assert_close(&format!("{mode}.map"), net.forward_map(x.clone()));
+        fx.assert_tensor(&format!("{mode}.map"), net.forward_map(x.clone()), TOL);
         let [n, c, h, w] = x.dims();
-        fx.assert_close(&format!("{mode}.vector"), net.forward(x.reshape([n, 1, c, h, w])));
+        fx.assert_tensor(&format!("{mode}.vector"), net.forward(x.reshape([n, 1, c, h, w])), TOL);
     }
 }
 
 #[test]
 fn unet_matches_sound_of_pixels() {
-    let fx = Fixture::load("unet");
-    let file = fx.weights_file();
+    let fx = fixture("unet");
+    let file = weights_file(&fx);
     for (mode, device) in devices() {
         let net = UnetConfig::new().with_ngf(4).with_num_downs(6).with_out_channels(4).init(&device);
         let net = load_pytorch_state_dict(net, &file, &[], false).unwrap();
-        fx.assert_close(&format!("{mode}.y"), net.forward(fx.tensor("in.x", &device)));
+        fx.assert_tensor(&format!("{mode}.y"), net.forward(fx.tensor("in.x", &device)), TOL);
     }
 }
 
 #[test]
 fn heads_match_pytorch() {
-    let fx = Fixture::load("heads");
-    let file = fx.weights_file();
+    let fx = fixture("heads");
+    let file = weights_file(&fx);
     let device = Device::flex();
     let cls = ClassifierHeadConfig::new(16, 5).init(&device);
     let cls = load_pytorch_state_dict(cls, &file, &[(r"^cls\.(.*)$", "$1")], true).unwrap();
@@ -88,8 +88,8 @@ fn heads_match_pytorch() {
     let a: Tensor<2> = fx.tensor("in.a", &device);
     let v: Tensor<2> = fx.tensor("in.v", &device);
     let fmap: Tensor<4> = fx.tensor("in.fmap", &device);
-    fx.assert_close("out.pairs", avc.forward_all_pairs(a.clone(), v));
-    fx.assert_close("out.embedding", proj.forward(a));
-    fx.assert_close("out.cam", cls.cam(fmap.clone()));
-    fx.assert_close("out.logits", cls.forward(av_backbones::global_avg_pool(fmap)));
+    fx.assert_tensor("out.pairs", avc.forward_all_pairs(a.clone(), v), TOL);
+    fx.assert_tensor("out.embedding", proj.forward(a), TOL);
+    fx.assert_tensor("out.cam", cls.cam(fmap.clone()), TOL);
+    fx.assert_tensor("out.logits", cls.forward(av_backbones::global_avg_pool(fmap)), TOL);
 }

@@ -17,7 +17,7 @@ use av_backbones::{
     MOBILECRNN_KEY_REMAPS,
 };
 use burn::tensor::{Device, Distribution, Tensor};
-use common::Fixture;
+use common::{TOL, fixture, weights_file};
 
 fn devices() -> [(&'static str, Device); 2] {
     [("eval", Device::flex()), ("train", Device::flex().autodiff())]
@@ -25,27 +25,27 @@ fn devices() -> [(&'static str, Device); 2] {
 
 #[test]
 fn crnn_matches_mobilecrnn_v2() {
-    let fx = Fixture::load("crnn");
-    let file = fx.weights_file();
+    let fx = fixture("crnn");
+    let file = weights_file(&fx);
     for (mode, device) in devices() {
         // Reduced-width twin: base width 4 (F_a 32 channels), GRU hidden 16, C = 5.
         let net = CrnnConfig::new(5).with_base_width(4).with_gru_hidden(16).init(&device);
         let net = load_pytorch_state_dict(net, &file, &MOBILECRNN_KEY_REMAPS, false).unwrap();
         let x: Tensor<4> = fx.tensor("in.x", &device);
         let features = net.forward_features(x.clone());
-        fx.assert_close(&format!("{mode}.features"), features.clone());
+        fx.assert_tensor(&format!("{mode}.features"), features.clone(), TOL);
         let out = net.forward_head(features);
-        fx.assert_close(&format!("{mode}.frame_probs"), out.frame_probs);
-        fx.assert_close(&format!("{mode}.clip_probs"), out.clip_probs);
+        fx.assert_tensor(&format!("{mode}.frame_probs"), out.frame_probs, TOL);
+        fx.assert_tensor(&format!("{mode}.clip_probs"), out.clip_probs, TOL);
         // `forward` is `forward_head(forward_features(..))`.
-        fx.assert_close(&format!("{mode}.clip_probs"), net.forward(x).clip_probs);
+        fx.assert_tensor(&format!("{mode}.clip_probs"), net.forward(x).clip_probs, TOL);
     }
 }
 
 #[test]
 fn discrim_head_matches_pytorch() {
-    let fx = Fixture::load("discrim_head");
-    let file = fx.weights_file();
+    let fx = fixture("discrim_head");
+    let file = weights_file(&fx);
     for (mode, device) in devices() {
         let config = DiscrimHeadConfig::new().with_channels(16).with_d_hidden(8);
         // The reference's `transform_a/v` (each Linear, ReLU, Linear, BN1d: 8 tensors) are in the
@@ -63,24 +63,28 @@ fn discrim_head_matches_pytorch() {
 
         // Flickr, frames = 1: matched pairs and the neighbour negatives.
         let out = head.forward(f_a.clone(), fx.tensor("in.e_v1", &device), 1).unwrap();
-        fx.assert_close(&format!("{mode}.e_a"), out.audio_map);
-        fx.assert_close(&format!("{mode}.audio1"), out.audio.clone());
-        fx.assert_close(&format!("{mode}.visual1"), out.visual.clone());
-        fx.assert_close(&format!("{mode}.common1"), out.logits);
-        fx.assert_close(&format!("{mode}.differ1"), head.neighbour_negatives(out.audio, out.visual).unwrap());
+        fx.assert_tensor(&format!("{mode}.e_a"), out.audio_map, TOL);
+        fx.assert_tensor(&format!("{mode}.audio1"), out.audio.clone(), TOL);
+        fx.assert_tensor(&format!("{mode}.visual1"), out.visual.clone(), TOL);
+        fx.assert_tensor(&format!("{mode}.common1"), out.logits, TOL);
+        fx.assert_tensor(
+            &format!("{mode}.differ1"),
+            head.neighbour_negatives(out.audio, out.visual).unwrap(),
+            TOL,
+        );
 
         // Several frames: adaptive bins over E_a's 6 steps (3 disjoint bins, 4 overlapping ones).
         let out3 = head.forward(f_a.clone(), fx.tensor("in.e_v3", &device), 3).unwrap();
-        fx.assert_close(&format!("{mode}.common3"), out3.logits);
+        fx.assert_tensor(&format!("{mode}.common3"), out3.logits, TOL);
         let out4 = head.forward(f_a.clone(), fx.tensor("in.e_v4", &device), 4).unwrap();
-        fx.assert_close(&format!("{mode}.common4"), out4.logits);
+        fx.assert_tensor(&format!("{mode}.common4"), out4.logits, TOL);
 
         // AudioSet: global audio max pool repeated over the frames.
         let config = config.with_audio_pooling(AudioPooling::GlobalRepeated);
         let head =
             load_pytorch_state_dict(config.init(&device), &file, &DISCRIM_HEAD_KEY_REMAPS, true).unwrap();
         let out = head.forward(f_a, fx.tensor("in.e_v3", &device), 3).unwrap();
-        fx.assert_close(&format!("{mode}.common_audioset"), out.logits);
+        fx.assert_tensor(&format!("{mode}.common_audioset"), out.logits, TOL);
     }
 }
 

@@ -7,15 +7,16 @@ mod common;
 use av_backbones::checkpoint::{load_checkpoint_config, load_checkpoint_weights, save_checkpoint};
 use av_backbones::weights::{ResNetImport, load_pytorch_state_dict, load_torchvision_resnet};
 use av_backbones::{BackboneError, ProjectionHeadConfig, ResNetConfig};
+use av_testkit::{tmp_dir, write_safetensors};
 use burn::tensor::{Device, Distribution, Tensor};
-use common::{Fixture, tmp_dir, write_safetensors};
+use common::fixture;
 
 fn visual_weights() -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let fx = Fixture::load("resnet_visual");
+    let fx = fixture("resnet_visual");
     let mut out: Vec<_> = fx
-        .tensors
-        .iter()
-        .filter_map(|(k, (s, v))| Some((k.strip_prefix("w.")?.to_string(), s.clone(), v.clone())))
+        .f32_tensors()
+        .into_iter()
+        .filter_map(|(k, s, v)| Some((k.strip_prefix("w.")?.to_string(), s.to_vec(), v.to_vec())))
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out

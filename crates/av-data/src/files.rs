@@ -32,13 +32,19 @@ pub fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result
     serde_json::from_str(&text).map_err(json_err(path))
 }
 
-/// Writes a value as pretty JSON with a trailing newline (deterministic for ordered types).
+/// Writes a value as pretty JSON with a trailing newline (deterministic for ordered types),
+/// atomically: into `<path>.tmp`, then renamed over `path`, so a reader (or a resumed run) never
+/// sees half a file. The one JSON writer of the workspace.
 ///
 /// # Errors
 /// [`DataError::Json`], [`DataError::Io`].
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(json_err(path))?;
-    std::fs::write(path, text + "\n").map_err(io_err(path))
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text + "\n").map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
 /// Creates a directory and its parents.

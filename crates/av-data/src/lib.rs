@@ -49,7 +49,9 @@ pub mod manifest;
 pub mod media;
 pub mod npy;
 mod report;
-pub mod rng;
+/// The deterministic generator of the benchmark (SplitMix64 and stream-key hashing), shared
+/// with `av-metrics` through the `av-rng` crate.
+pub use av_rng as rng;
 mod split;
 pub mod viz;
 

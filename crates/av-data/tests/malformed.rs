@@ -15,12 +15,9 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
-/// A scratch directory unique to this test binary and `name`.
+/// A fresh scratch directory.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("av-data-malformed-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    av_testkit::tmp_dir(&format!("av-data-malformed-{name}"))
 }
 
 /// Copies a fixture directory tree into a scratch directory.

@@ -21,10 +21,9 @@ fn assets() -> Arc<AssetPack> {
     PACK.get_or_init(|| Arc::new(AssetPack::load_default().unwrap())).clone()
 }
 
+/// A fresh (empty) scratch directory.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("av-data-roundtrip-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    av_testkit::tmp_dir(&format!("av-data-roundtrip-{name}"))
 }
 
 /// Generates `counts` scenes per split and writes them; returns the scenes and the manifest.

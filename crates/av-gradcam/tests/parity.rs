@@ -3,17 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use av_gradcam::{
     CamNormalization, CamPostprocess, GradCamConfig, GradCamMethod, cam, class_gradient, grad_cam, normalize,
 };
+use av_testkit::{Fixture, assert_close, to_vec};
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Tensor};
-use common::{Fixture, assert_close, to_vec};
+
+/// The committed reference of `tests/fixtures/gradcam.safetensors`.
+fn fixture() -> Fixture {
+    Fixture::load(env!("CARGO_MANIFEST_DIR"), "gradcam")
+}
 
 struct Net {
     stem: Conv2d,
@@ -58,7 +61,7 @@ impl Net {
 
 #[test]
 fn activations_logits_and_gradients_match_pytorch() {
-    let fx = Fixture::load("gradcam");
+    let fx = fixture();
     let device = Device::flex();
     let net = Net::load(&fx, &device);
     let a = net.trunk(fx.tensor("in.x", &device));
@@ -72,7 +75,7 @@ fn activations_logits_and_gradients_match_pytorch() {
 
 #[test]
 fn grad_cam_and_grad_cam_pp_match_pytorch_grad_cam() {
-    let fx = Fixture::load("gradcam");
+    let fx = fixture();
     let device = Device::flex();
     let net = Net::load(&fx, &device);
     let a = net.trunk(fx.tensor("in.x", &device));
@@ -111,7 +114,7 @@ fn grad_cam_and_grad_cam_pp_match_pytorch_grad_cam() {
 #[test]
 fn grad_cam_weights_match_finite_differences() {
     let device = Device::flex();
-    let fx = Fixture::load("gradcam");
+    let fx = fixture();
     let net = Net::load(&fx, &device);
     let a = net.trunk(fx.tensor("in.x", &device));
     let g = to_vec(class_gradient(a.clone(), |x| net.head(x), 2).unwrap().gradient);

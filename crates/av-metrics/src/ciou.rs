@@ -111,6 +111,40 @@ pub struct ConsensusGt {
 }
 
 impl ConsensusGt {
+    /// The SoundNet-Flickr ground truth of boxes given in floating-point pixels `[x0, y0, x1,
+    /// y1)` of another frame: each box scaled by `scale = (sx, sy)` onto the `width x height`
+    /// evaluation grid, rounded outwards (floor of the start, ceiling of the end), counted as
+    /// `annotators` agreeing annotations, then [`ConsensusGt::from_boxes`] with
+    /// [`BoxConvention::ZeroBasedHalfOpen`] and [`ConsensusRule::HalfCapped`]. The one place
+    /// where the benchmark (2 agreeing annotators per sounding object, scale 1) and real
+    /// SoundNet-Flickr test sets (1 per annotator's box, scaled to the model's frame) get their
+    /// ground truth.
+    ///
+    /// # Errors
+    /// As [`ConsensusGt::from_boxes`]; [`MetricsError::Empty`] when `annotators == 0`.
+    pub fn from_scaled_boxes(
+        boxes: &[[f64; 4]],
+        scale: (f64, f64),
+        width: usize,
+        height: usize,
+        annotators: usize,
+    ) -> Result<Self> {
+        let (sx, sy) = scale;
+        let pixel: Vec<PixelBox> = boxes
+            .iter()
+            .flat_map(|b| {
+                let p = PixelBox::new(
+                    (b[0] * sx).floor() as i64,
+                    (b[1] * sy).floor() as i64,
+                    (b[2] * sx).ceil() as i64,
+                    (b[3] * sy).ceil() as i64,
+                );
+                std::iter::repeat_n(p, annotators)
+            })
+            .collect();
+        Self::from_boxes(&pixel, width, height, BoxConvention::ZeroBasedHalfOpen, ConsensusRule::HalfCapped)
+    }
+
     /// Builds the consensus map of all annotators' boxes of one image.
     ///
     /// # Shapes

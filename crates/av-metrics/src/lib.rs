@@ -51,7 +51,9 @@ pub mod error;
 mod kernels;
 pub mod map;
 pub mod retrieval;
-pub mod rng;
+/// The seeded generator of the baselines and the bootstrap (SplitMix64), shared with
+/// `av-data` through the `av-rng` crate.
+pub use av_rng as rng;
 pub mod stats;
 pub mod table;
 

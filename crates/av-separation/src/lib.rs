@@ -67,6 +67,7 @@
 mod batch;
 mod error;
 pub mod eval;
+mod guided;
 pub mod loss;
 mod mix;
 mod model;
@@ -76,6 +77,9 @@ mod train;
 
 pub use batch::{SeparationBatch, input_tensor, tensor_to_arrays};
 pub use error::{Result, SeparationError};
+pub use guided::{
+    GuidanceKind, GuidedSeparator, GuidedSeparatorConfig, SourceGuidance, cam_to_grid, guidance_for,
+};
 pub use eval::{PairScores, SeparationReport, evaluate, oracle_estimates, score_mixture};
 pub use mix::{
     BINARY_RATIO, MAG_EPS, MASK_THRESHOLD, MaskKind, MixConfig, MixExample, Mixer, MixtureInput,

@@ -1,10 +1,10 @@
 //! Shared helpers of the av-audio integration tests: the Rust twins of
-//! `tools/reference/signals.py` and a reader for the committed safetensors fixtures.
+//! `tools/reference/signals.py` and the committed librosa fixtures (read with `av-testkit`).
 #![allow(dead_code, missing_docs)]
 
 use std::f64::consts::PI;
 
-use safetensors::SafeTensors;
+use av_testkit::Fixture;
 
 pub const SR: usize = 22_050;
 
@@ -62,30 +62,7 @@ pub fn signal(name: &str) -> Vec<f32> {
     }
 }
 
-/// The committed librosa fixtures.
-pub struct Fixtures {
-    bytes: Vec<u8>,
-}
-
-impl Fixtures {
-    pub fn load() -> Self {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/librosa_reference.safetensors");
-        Self { bytes: std::fs::read(path).expect("fixture file is committed") }
-    }
-
-    /// A float32 tensor: (shape, row-major values).
-    pub fn get(&self, key: &str) -> (Vec<usize>, Vec<f32>) {
-        let st = SafeTensors::deserialize(&self.bytes).expect("valid safetensors");
-        let view = st.tensor(key).unwrap_or_else(|e| panic!("fixture {key}: {e}"));
-        assert_eq!(view.dtype(), safetensors::Dtype::F32, "{key}");
-        let values =
-            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        (view.shape().to_vec(), values)
-    }
-}
-
-/// Max |a - b| over two equal-length slices.
-pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+/// The committed librosa fixtures, `tests/fixtures/librosa_reference.safetensors`.
+pub fn fixtures() -> Fixture {
+    Fixture::load(env!("CARGO_MANIFEST_DIR"), "librosa_reference")
 }

@@ -1,0 +1,365 @@
+//! The multi-source experiment (paper §4.3, Table 2): the three methods of the ablation
+//! (AVC only, multi-task, ours) trained on the same scenes and scored with the class-aware cIoU
+//! of Eq. 9 by number of sounding sources (levels 1/2/3).
+
+use std::path::Path;
+use std::time::Instant;
+
+use av_data::Split;
+use av_metrics::{ClassAwareConfig, ClassAwareSummary, PredictionRule};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use av_align::{Error, Result};
+use av_data::layouts::audioset::AudioSetLayout;
+
+use crate::bench::{BenchData, SceneTruth, TruthObject, generate};
+use crate::eval::{SceneMaps, class_aware_evaluate, localize_all};
+use crate::flickr::{FlickrPlan, train_plan, train_plan_on, write_json};
+use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
+use av_align::train::{Sample, save_model};
+
+/// A multi-source run: the Flickr plan's model, data and stages, plus the test scenes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MultiSourcePlan {
+    /// Model, data and the two stages (the AVC-only baseline trains with stage 1's settings).
+    pub base: FlickrPlan,
+    /// Test scenes (benchmark test split, levels 1-3).
+    pub test_scenes: u64,
+}
+
+impl MultiSourcePlan {
+    /// The compact preset (CPU minutes).
+    pub fn compact() -> Self {
+        Self { base: FlickrPlan::compact(), test_scenes: 600 }
+    }
+    /// Seconds, for tests.
+    pub fn tiny() -> Self {
+        Self { base: FlickrPlan::tiny(), test_scenes: 12 }
+    }
+}
+
+/// Scores of one method at one level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelScore {
+    /// Number of sounding sources.
+    pub level: usize,
+    /// Frames at this level.
+    pub frames: usize,
+    /// Success threshold used (0.5, 0.3 for level 3).
+    pub threshold: f64,
+    /// Success rate (cIoU_class@threshold).
+    pub success: f64,
+    /// AUC.
+    pub auc: f64,
+}
+
+/// One row of Table 2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodRow {
+    /// Method.
+    pub method: Method,
+    /// Whether it was scored class-agnostically (the AVC baseline, as in the paper).
+    pub class_agnostic: bool,
+    /// Per level.
+    pub levels: Vec<LevelScore>,
+}
+
+/// The measured table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiSourceReport {
+    /// Rows: AVC, multi-task, ours.
+    pub rows: Vec<MethodRow>,
+    /// Test scenes.
+    pub test_scenes: usize,
+    /// Training + evaluation time of this process (s).
+    pub seconds: f64,
+}
+
+/// The paper's Table 2 (AudioSet-instrument): (method, [(cIoU_class, AUC); 3 levels]); level 3
+/// success at 0.3.
+pub const PAPER_TABLE2: [(&str, [(f64, f64); 3]); 3] = [
+    ("AVC (class-agnostic)", [(0.248, 0.320), (0.0427, 0.236), (0.053, 0.149)]),
+    ("Multi-task", [(0.206, 0.295), (0.0237, 0.174), (0.105, 0.178)]),
+    ("Ours", [(0.328, 0.383), (0.0616, 0.239), (0.211, 0.220)]),
+];
+
+fn rows_from(summary: &ClassAwareSummary, config: &ClassAwareConfig) -> Vec<LevelScore> {
+    summary
+        .by_level
+        .iter()
+        .map(|l| LevelScore {
+            level: l.level,
+            frames: l.summary.cious.len(),
+            threshold: config.threshold_for(l.level),
+            success: l.summary.success_rate,
+            auc: l.summary.auc,
+        })
+        .collect()
+}
+
+/// The class-agnostic variant: one map (the class-agnostic one) against the union of every
+/// sounding box, as the paper scores the AVC baseline.
+fn agnostic(maps: &[SceneMaps], truths: &[SceneTruth]) -> (Vec<SceneMaps>, Vec<SceneTruth>) {
+    let maps = maps
+        .iter()
+        .map(|m| SceneMaps { per_class: m.agnostic.clone(), audio_probs: vec![1.0], ..m.clone() })
+        .collect();
+    let truths = truths
+        .iter()
+        .map(|t| SceneTruth {
+            objects: t.objects.iter().map(|o| TruthObject { class: 0, ..*o }).collect(),
+            ..t.clone()
+        })
+        .collect();
+    (maps, truths)
+}
+
+/// Class-agnostic scores grouped by the scenes' true level (the single pseudo-class makes every
+/// frame "level 1" for the class-aware grouping).
+fn agnostic_by_level(
+    maps: &[SceneMaps],
+    truths: &[SceneTruth],
+    config: &ClassAwareConfig,
+) -> Result<Vec<LevelScore>> {
+    let mut out = Vec::new();
+    for level in 1..=3u8 {
+        let idx: Vec<usize> = (0..truths.len()).filter(|&i| truths[i].level == level).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let m: Vec<SceneMaps> = idx.iter().map(|&i| maps[i].clone()).collect();
+        let t: Vec<SceneTruth> = idx.iter().map(|&i| truths[i].clone()).collect();
+        let threshold = config.threshold_for(level as usize);
+        let cfg = ClassAwareConfig {
+            success_threshold: threshold,
+            level_success_thresholds: vec![],
+            ..config.clone()
+        };
+        let summary = class_aware_evaluate(&m, &t, 1, &cfg)?;
+        out.push(LevelScore {
+            level: level as usize,
+            frames: summary.overall.cious.len(),
+            threshold,
+            success: summary.overall.success_rate,
+            auc: summary.overall.auc,
+        });
+    }
+    Ok(out)
+}
+
+/// Trains the three methods in `run_dir` (`ours/` = stage 1 then stage 2, whose stage 1 is the
+/// multi-task model; `avc/` = AVC only) on benchmark scenes, localizes the test scenes with each
+/// method's maps and scores them. Interrupted runs resume.
+///
+/// # Errors
+/// Training, data and metric errors.
+pub fn run_multisource(
+    plan: &MultiSourcePlan,
+    run_dir: &Path,
+    device: &Device,
+    progress: bool,
+) -> Result<MultiSourceReport> {
+    let started = Instant::now();
+    write_json(&run_dir.join("multisource_plan.json"), plan)?;
+    let base = &plan.base;
+    let ours = train_plan(base, &run_dir.join("ours"), device, progress)?;
+    let train = generate(&base.data, Split::Train, 0..base.train_scenes, false)?;
+    let test = generate(&base.data, Split::Test, 0..plan.test_scenes, progress)?;
+    finish(base, &ours.stage1, &ours.stage2, &train.dataset, &test, run_dir, device, progress, started)
+}
+
+/// The same on given data, e.g. a real AudioSet-instrument layout read by
+/// [`load_audioset_split`]: `ours/` trains with [`crate::flickr::train_plan_on`].
+///
+/// # Errors
+/// Training, data and metric errors.
+pub fn run_multisource_on(
+    plan: &MultiSourcePlan,
+    train: &dyn av_align::train::BatchSource,
+    test: &BenchData,
+    run_dir: &Path,
+    device: &Device,
+    progress: bool,
+) -> Result<MultiSourceReport> {
+    let started = Instant::now();
+    write_json(&run_dir.join("multisource_plan.json"), plan)?;
+    let mut base = plan.base.clone();
+    base.model.num_classes = train.num_classes();
+    let ours = train_plan_on(&base, train, &run_dir.join("ours"), device, progress)?;
+    finish(&base, &ours.stage1, &ours.stage2, train, test, run_dir, device, progress, started)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    base: &FlickrPlan,
+    stage1: &AvModel,
+    stage2: &AvModel,
+    train: &dyn av_align::train::BatchSource,
+    test: &BenchData,
+    run_dir: &Path,
+    device: &Device,
+    progress: bool,
+    started: Instant,
+) -> Result<MultiSourceReport> {
+    if progress {
+        eprintln!("AVC-only baseline");
+    }
+    device.seed(base.init_seed);
+    let init = base.model.init(device)?;
+    let avc = crate::run::trainer(base.stage1.clone().with_method(Method::AvcOnly), run_dir.join("avc"), progress)?
+        .fit(init, &base.model, train, device)?;
+    save_model(&avc.model, &base.model, &run_dir.join("avc").join("model"))?;
+    let c = base.model.num_classes;
+    let config = ClassAwareConfig::default();
+    let maps = |model: &AvModel, source: MapSource| {
+        localize_all(model, test, &LocalizeConfig { source, ..LocalizeConfig::default() }, 16, device)
+    };
+    let avc_maps = maps(&avc.model, MapSource::Correspondence)?;
+    let (am, at) = agnostic(&avc_maps, &test.truths);
+    let avc_levels = agnostic_by_level(&am, &at, &config)?;
+    let mt_summary = class_aware_evaluate(&maps(stage1, MapSource::VisualCam)?, &test.truths, c, &config)?;
+    let ours_summary = class_aware_evaluate(&maps(stage2, MapSource::Alignment)?, &test.truths, c, &config)?;
+    let report = MultiSourceReport {
+        rows: vec![
+            MethodRow { method: Method::AvcOnly, class_agnostic: true, levels: avc_levels },
+            MethodRow {
+                method: Method::MultiTask,
+                class_agnostic: false,
+                levels: rows_from(&mt_summary, &config),
+            },
+            MethodRow {
+                method: Method::CoarseToFine,
+                class_agnostic: false,
+                levels: rows_from(&ours_summary, &config),
+            },
+        ],
+        test_scenes: test.truths.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if report.rows.iter().any(|r| r.levels.is_empty()) {
+        return Err(Error::Config("no frame could be scored".into()));
+    }
+    write_json(&run_dir.join("metrics.json"), &report)?;
+    Ok(report)
+}
+
+/// Reads one split of an AudioSet-instrument layout (the official one, or as the benchmark
+/// writes it) as model data: every annotated frame (or, without boxes, the first frame of each
+/// clip) resized to `image_size`, the clip's first 5 s of audio as a log-mel, the clip tags as
+/// both audio and visual labels (as the original AudioSet code repeats tags over frames), and the
+/// boxes as ground truth (objects of tagged classes sound). Bad items are skipped and counted.
+///
+/// # Errors
+/// [`Error::Config`] when nothing usable is found; whole-file data errors.
+pub fn load_audioset_split(
+    layout: &AudioSetLayout,
+    image_size: u32,
+) -> Result<(BenchData, av_data::LoadReport)> {
+    use rayon::prelude::*;
+    let (split, report) = layout.load(av_data::SkipPolicy::Skip)?;
+    let extractor = av_audio::LogMelExtractor::new(av_audio::LogMelConfig::paper())?;
+    let c = split.classes.len();
+    // (clip, frame path, boxes) per item.
+    let items: Vec<(usize, std::path::PathBuf, Vec<av_data::layouts::audioset::ClassBox>, u64)> =
+        if split.frames.is_empty() {
+            split
+                .clips
+                .iter()
+                .filter_map(|k| Some((k.index, k.frames.first()?.clone(), Vec::new(), k.index as u64)))
+                .collect()
+        } else {
+            split
+                .frames
+                .iter()
+                .filter(|f| f.evaluated != Some(false))
+                .map(|f| (f.clip, f.path.clone(), f.boxes.clone(), f.image_id))
+                .collect()
+        };
+    let by_index: std::collections::HashMap<usize, &av_data::layouts::audioset::AudioSetClip> =
+        split.clips.iter().map(|k| (k.index, k)).collect();
+    let loaded: Vec<(Sample, SceneTruth)> = items
+        .par_iter()
+        .filter_map(|(clip, path, boxes, id)| {
+            let clip = by_index.get(clip)?;
+            let frame = av_data::image_io::load_frame(path).ok()?;
+            let (w, h) = frame.dimensions();
+            let frame = av_data::image_io::resize_bilinear(&frame, image_size, image_size);
+            let logmel = extractor.compute(&clip.load_audio(0, 5).ok()?).ok()?;
+            let tags: Vec<f32> = clip.tags.iter().map(|&t| f32::from(t.min(1))).collect();
+            if tags.len() != c {
+                return None;
+            }
+            let (sx, sy) = (image_size as f64 / w as f64, image_size as f64 / h as f64);
+            let objects: Vec<TruthObject> = boxes
+                .iter()
+                .map(|b| TruthObject {
+                    class: b.class,
+                    sounding: clip.tags.get(b.class).is_some_and(|&t| t > 0),
+                    bbox: [b.bbox.x0 * sx, b.bbox.y0 * sy, b.bbox.x1 * sx, b.bbox.y1 * sy],
+                })
+                .collect();
+            let mut classes: Vec<usize> = objects.iter().filter(|o| o.sounding).map(|o| o.class).collect();
+            classes.sort_unstable();
+            classes.dedup();
+            let truth = SceneTruth {
+                id: format!("{}_{id}", clip.ytid),
+                level: classes.len().min(255) as u8,
+                objects,
+            };
+            Some((Sample { frame, logmel, labels_a: tags.clone(), labels_v: tags }, truth))
+        })
+        .collect();
+    if loaded.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no usable clip or annotated frame ({})",
+            layout.root.display(),
+            report.summary()
+        )));
+    }
+    let (samples, truths): (Vec<_>, Vec<_>) = loaded.into_iter().unzip();
+    Ok((
+        BenchData {
+            dataset: av_align::train::InMemoryDataset::new(samples)?,
+            truths,
+            class_names: split.classes,
+        },
+        report,
+    ))
+}
+
+/// Table 2 as Markdown, ours beside the paper's.
+pub fn markdown_table2(report: &MultiSourceReport) -> String {
+    let mut s = String::from(
+        "| method | L1 cIoU@0.5 | L1 AUC | L2 cIoU@0.5 | L2 AUC | L3 cIoU@0.3 | L3 AUC | paper L1 / L2 / L3 (cIoU, AUC) |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for (row, paper) in report.rows.iter().zip(PAPER_TABLE2) {
+        let name = match row.method {
+            Method::AvcOnly => "AVC (class-agnostic)",
+            Method::MultiTask => "Multi-task",
+            Method::CoarseToFine => "Ours",
+        };
+        let mut cells = String::new();
+        for level in 1..=3 {
+            match row.levels.iter().find(|l| l.level == level) {
+                Some(l) => cells.push_str(&format!(" {:.3} | {:.3} |", l.success, l.auc)),
+                None => cells.push_str(" - | - |"),
+            }
+        }
+        let p = paper.1;
+        s.push_str(&format!(
+            "| {name} ({} scenes) |{cells} {:.3}, {:.3} / {:.3}, {:.3} / {:.3}, {:.3} |\n",
+            row.levels.iter().map(|l| l.frames).sum::<usize>(),
+            p[0].0,
+            p[0].1,
+            p[1].0,
+            p[1].1,
+            p[2].0,
+            p[2].1
+        ));
+    }
+    s
+}
+
+/// The prediction rule of the class-aware protocol (`0.1 · max`, spec §5.3).
+pub const CLASS_AWARE_RULE: PredictionRule = PredictionRule::RelativeToMax(0.1);

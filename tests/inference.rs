@@ -1,0 +1,104 @@
+//! One-call inference over the shipped model folder: [`Localizer`] (named per-class maps at the
+//! image's size) and [`Separator`] (the sound of a chosen object).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use av_align::data::bench::{AssetPack, BenchConfig, Generator};
+use av_align::inference::{Separator, SourceChoice};
+use av_align::{Error, Localizer};
+use burn::tensor::Device;
+
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/checkpoints/flickr_compact")
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("av-align-inference-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A benchmark test scene written as an image file and a WAV file.
+fn scene_files(dir: &Path) -> (av_align::data::bench::Scene, PathBuf, PathBuf) {
+    let generator =
+        Generator::new(Arc::new(AssetPack::load_default().unwrap()), BenchConfig::localization(21)).unwrap();
+    let scene = generator.scene(av_align::data::Split::Test, 0).unwrap();
+    let image = dir.join("frame.png");
+    scene.image.save(&image).unwrap();
+    let audio = dir.join("mix.wav");
+    av_align::audio::write_wav_f32(
+        &audio,
+        &av_align::audio::Audio { samples: scene.audio.mix.clone(), sample_rate: scene.audio.sample_rate },
+    )
+    .unwrap();
+    (scene, image, audio)
+}
+
+/// Files and in-memory input give the same maps, at the image's own size, with named classes.
+#[test]
+fn localizer_gives_named_maps_at_the_image_size() {
+    let device = Device::flex();
+    let dir = tmp("localize");
+    let (scene, image, audio) = scene_files(&dir);
+    let localizer = Localizer::from_dir_on(shipped(), &device).unwrap();
+    let from_files = localizer.localize_files(&image, &audio).unwrap();
+    let (w, h) = scene.image.dimensions();
+    assert_eq!((from_files.width, from_files.height), (w, h));
+    assert_eq!(from_files.agnostic.len(), (w * h) as usize);
+    assert_eq!(from_files.classes.len(), 15);
+    assert!(from_files.classes.iter().all(|c| c.map.len() == (w * h) as usize));
+    assert!(from_files.agnostic.iter().all(|v| (0.0..=1.0).contains(v)));
+    let names = av_align::data::Vocabulary::AudioSet15.names();
+    assert!(from_files.classes.iter().zip(&names).all(|(c, n)| c.name == *n));
+    let in_memory = localizer.localize(&scene.image, &scene.audio.mix, scene.audio.sample_rate).unwrap();
+    assert_eq!(in_memory, from_files);
+    let ranked = from_files.ranked();
+    assert!(ranked.windows(2).all(|p| p[0].audio_prob >= p[1].audio_prob));
+    let picture = from_files.overlay(&scene.image).unwrap();
+    assert_eq!(picture.dimensions(), (w, h));
+    assert!(from_files.class_overlay(&scene.image, "kazoo").is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A model folder without `inputs.json` is refused with a typed error naming the file.
+#[test]
+fn a_folder_without_inputs_json_is_refused() {
+    let dir = tmp("no-inputs");
+    for f in ["model.bpk", "model.json"] {
+        std::fs::copy(shipped().join(f), dir.join(f)).unwrap();
+    }
+    let err = Localizer::from_dir_on(&dir, &Device::flex()).unwrap_err();
+    assert!(matches!(err, Error::Checkpoint { .. }) && err.to_string().contains("inputs.json"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// One's own image + mixture: the source chosen by class or by a point, written as audio of the
+/// separation format; unknown classes and points outside the image are refused by name.
+#[test]
+fn own_image_and_mixture_separate_by_class_or_point() {
+    let device = Device::flex();
+    let dir = tmp("separate");
+    let (scene, image, audio) = scene_files(&dir);
+    let separator = Separator::new(Localizer::from_dir_on(shipped(), &device).unwrap()).unwrap();
+    let playing = scene.sounding().next().unwrap();
+    let name = av_align::data::Vocabulary::AudioSet15.name(playing.class).unwrap();
+    let by_class = separator.separate_files(&image, &audio, &[SourceChoice::Class(name.to_string())]).unwrap();
+    let source = &by_class.sources[0];
+    assert_eq!(source.class, playing.class);
+    assert_eq!(source.samples.len(), 65_535);
+    assert!(source.samples.iter().all(|v| v.is_finite()));
+    let energy = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>();
+    assert!(energy(&source.samples) <= energy(&by_class.mixture) * 1.01);
+    let (cx, cy) = ((playing.bbox.x0 + playing.bbox.x1) / 2.0, (playing.bbox.y0 + playing.bbox.y1) / 2.0);
+    let by_point =
+        separator.separate_files(&image, &audio, &[SourceChoice::Point(cx as u32, cy as u32)]).unwrap();
+    assert!(by_point.sources[0].class < 15);
+    assert!(separator.separate_files(&image, &audio, &[SourceChoice::Class("kazoo".into())]).is_err());
+    assert!(separator.separate_files(&image, &audio, &[SourceChoice::Point(9999, 1)]).is_err());
+    let written = by_class.write_wavs(dir.join("out")).unwrap();
+    assert_eq!(written.len(), 2);
+    assert!(written.iter().all(|p| p.is_file()));
+    std::fs::remove_dir_all(&dir).ok();
+}
