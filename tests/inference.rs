@@ -8,17 +8,12 @@ use av_align::data::bench::{AssetPack, BenchConfig, Generator};
 use av_align::inference::{Separator, SourceChoice};
 use av_align::{Error, Localizer};
 use burn::tensor::Device;
+use av_testkit::tmp_dir as tmp;
 
 fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/checkpoints/flickr_compact")
 }
 
-fn tmp(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("av-align-inference-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A benchmark test scene written as an image file and a WAV file.
 fn scene_files(dir: &Path) -> (av_align::data::bench::Scene, PathBuf, PathBuf) {

@@ -58,8 +58,7 @@ fn stage_two_puts_more_map_mass_on_the_sounding_object() {
     cfg.visual = cfg.visual.with_base_width(width);
     cfg.audio = cfg.audio.with_base_width(width);
     let cfg = cfg.with_projection_hidden(64).with_embedding_dim(32).with_avc_hidden(16);
-    let dir = std::env::temp_dir().join(format!("av-align-learning-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = av_testkit::tmp_dir("learning");
     let stage1 = TrainConfig {
         epochs: env("TOY_E1", 30.0) as usize,
         batch_size: 16,

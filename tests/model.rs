@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+
 
 use av_align::Error;
 use av_align::model::{
@@ -14,12 +14,8 @@ use av_align::model::{
 };
 use av_align::train::{TrainConfig, Trainer, load_model, load_model_for, save_model};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use av_testkit::tmp_dir as tmp;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("av-align-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn tiny(num_classes: usize) -> AvModelConfig {
     let mut c = AvModelConfig::compact(num_classes);

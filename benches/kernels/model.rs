@@ -191,7 +191,6 @@ pub fn loader_benches(c: &mut Criterion) {
                         let _ = std::fs::remove_dir_all(&run);
                         let out = Trainer::new(cfg.clone(), &run)
                             .expect("trainer")
-                            .with_progress(false)
                             .with_resume(false)
                             .with_prefetch(depth)
                             .fit(init.clone(), &model_cfg, &stream, &device)

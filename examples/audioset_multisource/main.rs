@@ -17,7 +17,7 @@ use clap::{Parser, ValueEnum};
 
 /// Multi-source sound localization on AudioSet-instrument-style scenes (paper Table 2).
 ///
-/// Protocol (MSSL `utils/evaluate.py`, spec §5.3): per test frame and per sounding class c, the
+/// Protocol (MSSL `utils/evaluate.py`, docs/reference_implementation.md §5.3): per test frame and per sounding class c, the
 /// class map (resized to the frame) predicts `map > 0.1 · max(map)`; cIoU_c against the union of
 /// class c's boxes; the frame's score is the mean over its sounding classes (Eq. 9). Frames are
 /// grouped by the number of sounding classes (levels 1/2/3); success at 0.5 (0.3 for level 3);

@@ -12,11 +12,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use av_experiments::ave::{
-    AveSynthConfig, ScoreKind, ScoredModel, load_checkpoint_with_plan, run_real, run_synthetic,
-};
-use av_experiments::flickr::{FlickrPlan, train_plan};
+use av_align::data::bench::AveSynthConfig;
 use av_align::model::AvModel;
+use av_experiments::ave::{ScoreKind, ScoredModel, run_real, run_synthetic};
+use av_experiments::models::load_checkpoint_with_plan;
+use av_experiments::flickr::{FlickrPlan, train_plan};
 use clap::{Parser, ValueEnum};
 use serde_json::json;
 

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use av_experiments::models::Preset;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Localize sound sources (which object makes which sound) in the SoundNet-Flickr protocol.
@@ -21,16 +22,6 @@ pub struct Args {
     /// Hide progress bars.
     #[arg(long, global = true)]
     pub quiet: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Preset {
-    /// Compact model, 128x128 frames, 1 600 scenes: about 20 minutes on 2 CPU cores (the shipped checkpoint).
-    Compact,
-    /// The paper's ResNet-18 model, 256x256 frames, 10 000 scenes: a GPU run.
-    Paper,
-    /// Seconds: for tests.
-    Tiny,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

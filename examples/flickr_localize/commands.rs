@@ -24,7 +24,9 @@ use av_experiments::generate;
 use burn::tensor::Device;
 use serde_json::json;
 
-use crate::cli::{Args, Command, Maps, Preset};
+use av_experiments::models::Preset;
+
+use crate::cli::{Args, Command, Maps};
 
 pub fn run(args: Args) -> Result<()> {
     let device = av_align::select_device()?;
@@ -143,11 +145,7 @@ fn train(
 ) -> Result<()> {
     let plan = match plan_file {
         Some(path) => FlickrPlan::load(&path)?,
-        None => match preset {
-            Preset::Compact => FlickrPlan::compact(),
-            Preset::Paper => FlickrPlan::paper(),
-            Preset::Tiny => FlickrPlan::tiny(),
-        },
+        None => preset.plan(),
     }
     .with_devices(devices);
     let trained = match data {

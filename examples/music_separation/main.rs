@@ -16,7 +16,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use av_experiments::flickr::FlickrPlan;
 use av_align::separation::GuidanceKind;
 use av_experiments::separation::{Guide, PAPER_TABLE3, SeparationPlan, TrainingSet, run_separation};
 use clap::{Parser, ValueEnum};
@@ -60,7 +59,7 @@ struct Args {
     /// Plan of the guide trained when --guide does not exist (default: tiny for --preset tiny,
     /// compact otherwise).
     #[arg(long, value_enum)]
-    guide_preset: Option<GuidePreset>,
+    guide_preset: Option<av_experiments::models::Preset>,
     /// Override the number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -128,14 +127,6 @@ enum Training {
     Multi,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum GuidePreset {
-    /// FlickrPlan::compact (about 20 minutes on 2 CPU cores).
-    Compact,
-    /// FlickrPlan::tiny (seconds; an untrained-looking guide, for tests only).
-    Tiny,
-}
-
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(args) {
@@ -150,13 +141,10 @@ fn guide(args: &Args, device: &burn::tensor::Device) -> Result<Guide> {
             .with_context(|| format!("loading the guide in {}", args.guide.display()));
     }
     let preset = args.guide_preset.unwrap_or(match args.preset {
-        Preset::Tiny => GuidePreset::Tiny,
-        Preset::Compact => GuidePreset::Compact,
+        Preset::Tiny => av_experiments::models::Preset::Tiny,
+        Preset::Compact => av_experiments::models::Preset::Compact,
     });
-    let plan = match preset {
-        GuidePreset::Compact => FlickrPlan::compact(),
-        GuidePreset::Tiny => FlickrPlan::tiny(),
-    };
+    let plan = preset.plan();
     let run_dir = args.out.join("guide");
     eprintln!(
         "no guide checkpoint in {}: training one ({preset:?} plan) in {}",

@@ -11,12 +11,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use av_experiments::ave::load_checkpoint_with_plan;
-use av_experiments::flickr::{FlickrPlan, train_plan};
+use anyhow::{Context, Result};
 use av_experiments::retrieval::run_retrieval;
-use av_align::model::AvModel;
-use clap::{Parser, ValueEnum};
+use av_experiments::models::{Preset, train_or_load};
+use av_experiments::run::RunContext;
+use clap::Parser;
 use serde_json::json;
 
 /// Cross-modal retrieval on benchmark test scenes (MSSL supplement Fig. 5, with numbers).
@@ -67,14 +66,6 @@ struct Args {
     quiet: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, serde::Serialize)]
-enum Preset {
-    /// Seconds; for tests and smoke runs (the numbers mean nothing).
-    Tiny,
-    /// The compact preset of the shipped checkpoint (about 21 minutes on 2 cores).
-    Compact,
-}
-
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(&args) {
@@ -83,46 +74,16 @@ fn main() {
     }
 }
 
-fn model(
-    args: &Args,
-    device: &burn::tensor::Device,
-    progress: bool,
-) -> Result<(FlickrPlan, AvModel, String)> {
-    match args.train {
-        Some(preset) => {
-            let plan = match preset {
-                Preset::Tiny => FlickrPlan::tiny(),
-                Preset::Compact => FlickrPlan::compact(),
-            }
-            .with_devices(&args.devices);
-            let dir = args.out.join("train");
-            let t = train_plan(&plan, &dir, device, progress)?;
-            let source = format!("trained here ({preset:?} preset, {:.0} s, {})", t.seconds, dir.display());
-            Ok((plan, t.stage2, source))
-        }
-        None => {
-            if !args.checkpoint.join("model.json").is_file() {
-                bail!(
-                    "no checkpoint in {} (model.json missing); pass --checkpoint DIR or train one with --train compact",
-                    args.checkpoint.display()
-                );
-            }
-            let (plan, m, _) = load_checkpoint_with_plan(&args.checkpoint, None, device)
-                .with_context(|| format!("loading {}", args.checkpoint.display()))?;
-            Ok((plan, m, format!("checkpoint {}", args.checkpoint.display())))
-        }
-    }
-}
-
 fn run(args: &Args) -> Result<()> {
-    let device = av_align::select_device()?;
-    let progress = !args.quiet;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let (plan, model, source) = model(args, &device, progress)?;
+    let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)?;
+    let (device, progress) = (&ctx.device, ctx.progress);
+    let models = train_or_load(args.train, &args.checkpoint, None, &args.devices, &ctx)
+        .with_context(|| format!("the model (--checkpoint {} / --train)", args.checkpoint.display()))?;
+    let (plan, model, source) = (models.plan, models.stage2, models.source);
     let data = plan.data.clone().with_levels(args.levels.clone());
     let config = json!({
         "checkpoint": args.checkpoint, "train": args.train, "levels": args.levels, "queries": args.queries,
-        "model_source": source, "plan": plan, "device": av_align::device::describe(&device),
+        "model_source": source, "plan": plan, "device": av_align::device::describe(device),
     });
     let report = run_retrieval(
         &model,
@@ -133,7 +94,7 @@ fn run(args: &Args) -> Result<()> {
         &args.out,
         config,
         &source,
-        &device,
+        device,
         progress,
     )?;
     println!("{}", report.table());

@@ -236,9 +236,9 @@ impl SoundMap {
     /// The class-agnostic map blended over `image` (resized to the image when sizes differ).
     ///
     /// # Errors
-    /// [`Error::Shape`] / [`Error::NonFinite`] as [`crate::overlay::overlay`].
+    /// [`Error::Data`] as [`crate::overlay::overlay`] (a map of another size, NaN values).
     pub fn overlay(&self, image: &RgbImage) -> Result<RgbImage> {
-        overlay(image, &self.agnostic, self.width as usize, self.height as usize, 0.6)
+        Ok(overlay(image, &self.agnostic, self.width as usize, self.height as usize, 0.6)?)
     }
 
     /// One class's map, divided by its own maximum, blended over `image`.
@@ -249,16 +249,16 @@ impl SoundMap {
         let class = self.class(name).ok_or_else(|| Error::Config(format!("no class named '{name}'")))?;
         let peak = class.map.iter().fold(0.0f32, |a, &b| a.max(b));
         let shown: Vec<f32> = class.map.iter().map(|&v| if peak > 0.0 { v / peak } else { 0.0 }).collect();
-        overlay(image, &shown, self.width as usize, self.height as usize, 0.6)
+        Ok(overlay(image, &shown, self.width as usize, self.height as usize, 0.6)?)
     }
 
     /// Reads an image file, blends the class-agnostic map over it and saves the PNG at `out`.
     ///
     /// # Errors
-    /// [`Error::Data`] for an unreadable image, [`Error::Io`] when the PNG cannot be written.
+    /// [`Error::Data`] for an unreadable image or a PNG that cannot be written.
     pub fn overlay_file(&self, image: impl AsRef<Path>, out: impl AsRef<Path>) -> Result<()> {
         let image = av_data::image_io::load_rgb(image)?;
-        save_png(out, &self.overlay(&image)?)
+        Ok(save_png(out, &self.overlay(&image)?)?)
     }
 }
 

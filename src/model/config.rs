@@ -19,7 +19,7 @@ pub enum CamSource {
 }
 
 /// The architecture: two ResNet-18 trunks (stride-1 `layer4`), bias-free classifiers, the AVC
-/// MLP over all pairs and the stage-2 projection heads (spec §2).
+/// MLP over all pairs and the stage-2 projection heads (docs/reference_implementation.md §2).
 #[derive(Config, Debug)]
 pub struct AvModelConfig {
     /// Number of classes (7 Flickr/AVE pseudo-label categories, 15 AudioSet instruments).

@@ -29,7 +29,7 @@ pub enum MapSource {
 /// How classes are mixed into the class-agnostic map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum ClassMixing {
-    /// The intended rule (paper §3.3 and spec §5.1): `p = σ(logit_a)`, valid classes
+    /// The intended rule (paper §3.3 and docs/reference_implementation.md §5.1): `p = σ(logit_a)`, valid classes
     /// `{c : p_c > threshold} ∪ {argmax}`, `L = Σ_valid p_c S_c / Σ_valid p_c`. The default.
     #[default]
     Intended,

@@ -1,4 +1,4 @@
-//! The two-stream network and its forward passes (spec §2.1-2.3, §2.6).
+//! The two-stream network and its forward passes (docs/reference_implementation.md §2.1-2.3, §2.6).
 
 use av_alignment::{PoolNormalization, class_aware_pool};
 use av_backbones::{

@@ -1,6 +1,6 @@
 """PyTorch peer of av-align's stage-2 training step and localization (MSSL `new/` model).
 
-Re-implements (no code copied) the official `new/` stage-2 model (spec §2): two ResNet-18
+Re-implements (no code copied) the official `new/` stage-2 model (docs/reference_implementation.md §2): two ResNet-18
 trunks (torchvision's topology, written out so that `--preset compact` can narrow them) with a stride-1 layer4 (the audio one with a 1-channel stem), bias-free 1x1
 classifiers on GAP features, the AVC MLP 1024-128-2 over all N x N pairs, CAM-weighted pooling
 (Eq. 5), 512-1024-128 projections with L2 normalisation, losses BCE + balanced AVC + Eq. 7;

@@ -10,7 +10,7 @@ Output: crates/av-alignment/tests/fixtures/alignment.safetensors (float32, C-con
 
 Every reference value is computed in float64 with torch autograd and stored as float32. Seeds:
 torch.manual_seed(0) and one torch.Generator seeded 0 that draws every input in the order below.
-Layouts and formulas (docs: shared/docs/implementation_spec.md 2.3, 2.4, 2.6, 3.5, 5.1, 10):
+Layouts and formulas (docs/reference_implementation.md §2.3, §2.4, §2.6, §3.5, §5.1, §10):
 
 pool.*  class-aware weighted pooling, paper Eq. 5 (MSSL new/stage_two.py:56-63).
     features [N=3,K=6,H=4,W=5], weights [N,C=4,H,W] = relu(randn) with weights[1,2] = 0 exactly.
@@ -25,7 +25,7 @@ avc.*   balanced AVC loss over all N x N pairs (MSSL new/main.py:25-28): logits 
     ce_ij = cross-entropy; loss = mean_{i=j} ce / 2 + mean_{i!=j} ce / 2; grad_logits [5,5,2].
 avc_pairs.*  neighbour-negative variant of the original code: pos [5,2], neg [5,2];
     loss = F.cross_entropy(cat([pos, neg]), [1]*5 + [0]*5) (mean over 10 rows); grad_pos, grad_neg.
-align.*  Eq. 7 as in MSSL new/main.py:62-71 (spec 2.4). N=4, C=5, D=16, M = N*C, row k = n*C + c.
+align.*  Eq. 7 as in MSSL new/main.py:62-71 (docs/reference_implementation.md §2.4). N=4, C=5, D=16, M = N*C, row k = n*C + c.
     xa, xv [N,C,D] raw (xa[1,3] = 0 and xv[2,0] = 0 exactly); logits_a, logits_v [N,C] = 1.5 randn.
     g = F.normalize(x, dim=-1) = x / max(||x||, 1e-12) (a zero vector stays 0);
     S = g_a g_v^T (MxM); D2 = 2 - 2S; eff[k,l] = [sigmoid(la_k) > 0.3] [sigmoid(lv_l) > 0.3];
@@ -50,12 +50,12 @@ align_novalid.*  same shapes, fresh xa/xv (no zero rows), all logits = -5 (eff =
 align_dup.*  same formula with xv = xa (fresh randn, no zero rows) and all logits = +3: the
     positives have D2 = 0 up to rounding (the sqrt-at-zero case; the 1e-12 inside the sqrt keeps the
     gradient finite, and D2 is clamped at 0 before the sqrt). Outputs loss, pos, neg, grad_xa, grad_xv.
-align_orig.*  the ORIGINAL code's distance and hinge (spec 3.5, model/detector.py:405-431) on the
+align_orig.*  the ORIGINAL code's distance and hinge (docs/reference_implementation.md §3.5, model/detector.py:405-431) on the
     all-pairs masks of case 5, same inputs as align.* (xa, xv, logits_a, logits_v copied), NO
     normalisation: d[k,l] = mean_D (xa_k - xv_l)^2;
     loss = sum(d eff pos) / sum(pos eff + 1e-10) + sum(relu(2 - d) eff neg) / sum(neg eff + 1e-10)
     (margin 2, hinge not squared); outputs loss, pos, neg [1], grad_xa, grad_xv.
-loc.*   localization maps (Eq. 8 as MSSL new/ does it, spec 2.6 / 5.1). C=5, D=16, h=w=4.
+loc.*   localization maps (Eq. 8 as MSSL new/ does it, docs/reference_implementation.md §2.6 / 5.1). C=5, D=16, h=w=4.
     xa [C,D] raw per-class audio embeddings, xv [D,h,w] raw visual projected features, logits [C]
     (logits[3] = -2 so that the single-sigmoid valid set excludes a class).
     g_a = normalize over D per class; g_v = normalize over D per position;
@@ -202,7 +202,7 @@ def case_align(gen):
     lv = torch.randn(4, 5, generator=gen, dtype=DT) * 1.5
     xa[1, 3] = 0.0
     xv[2, 0] = 0.0
-    la[1, 3] = abs(la[1, 3]) + 0.5   # the zero audio row is valid (spec 10.21 degenerate case) ...
+    la[1, 3] = abs(la[1, 3]) + 0.5   # the zero audio row is valid (docs/reference_implementation.md §10.21 degenerate case) ...
     lv[2, 0] = -3.0                  # ... the zero visual row is not (its grad_xv row is exactly 0)
     out, eff = align_case("align", xa, xv, la, lv)
     va = torch.sigmoid(la).reshape(-1) > 0.3

@@ -199,7 +199,7 @@ class DiscrimHead(nn.Module):
         self.spa_conv = layer
         self.spa_pool = nn.AdaptiveMaxPool2d((1, 1))
         self.temp_pool = nn.AdaptiveMaxPool2d((1, 1) if audioset else (self.frames, 1))
-        # transform_a / transform_v (spec §3.5) are part of the state_dict, not of forward().
+        # transform_a / transform_v (docs/reference_implementation.md §3.5) are part of the state_dict, not of forward().
         self.transform_a = nn.Sequential(nn.Linear(c, hidden), nn.ReLU(True), nn.Linear(hidden, hidden),
                                          nn.BatchNorm1d(hidden))
         self.transform_v = nn.Sequential(nn.Linear(c, hidden), nn.ReLU(True), nn.Linear(hidden, hidden),

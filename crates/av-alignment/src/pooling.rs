@@ -26,7 +26,7 @@ pub enum PoolNormalization {
 /// `embed` is the map that is pooled (`E = F`, the backbone's last map, in MSSL `new/`; a
 /// separate map E such as the original visual `layer5` output in footnote 5), `weights` the
 /// class maps (non-negative, e.g. `relu(CAM)`, usually detached). A class whose weights are all
-/// zero gets the zero vector, never NaN (spec §10.21).
+/// zero gets the zero vector, never NaN (docs/reference_implementation.md §10.21).
 ///
 /// # Shapes
 /// `embed [N, K, H, W]`, `weights [N, C, H, W]` -> `[N, C, K]`.

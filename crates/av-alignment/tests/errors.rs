@@ -54,7 +54,7 @@ fn empty_batches_nan_and_bad_labels_are_rejected() {
 
 #[test]
 fn zero_embeddings_give_the_specified_degenerate_values() {
-    // Spec §10.21: a valid class with an empty map has g = 0, so D² = 2 on its positive pair
+    // docs/reference_implementation.md §10.21: a valid class with an empty map has g = 0, so D² = 2 on its positive pair
     // and relu(1.4 - √2)² = 0 on its negatives.
     let device = Device::flex();
     let g = Tensor::<3>::zeros([2, 1, 4], &device);

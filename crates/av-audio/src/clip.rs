@@ -1,6 +1,6 @@
 //! Fitting signals to a clip length as the reference loaders do, and peak normalisation.
 //!
-//! * SoundNet-Flickr (MSSL): 5 s clips, first 5 s kept, zero-padded when shorter (spec §1.1).
+//! * SoundNet-Flickr (MSSL): 5 s clips, first 5 s kept, zero-padded when shorter (docs/reference_implementation.md §1.1).
 //! * AudioSet (MSSL `utils/audioset_data.py:66-79`): `frame` seconds from an integer start
 //!   second, zero-padded.
 //! * Sound-of-Pixels (`dataset/base.py:141-180`): tile a short file until it is long enough,

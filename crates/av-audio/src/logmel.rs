@@ -1,7 +1,7 @@
 //! The paper's log-mel spectrogram:
 //! `np.log(librosa.feature.melspectrogram(y, sr=22050, n_fft=882, hop_length=441, n_mels=64)
 //! + np.spacing(1)).T`, shape `(T, 64)` with `T = 1 + len / 441` (251 for 5 s).
-//! Source: MSSL `prepare_data/data.py:23-24`, spec §1.1.
+//! Source: MSSL `prepare_data/data.py:23-24`, docs/reference_implementation.md §1.1.
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};

@@ -76,7 +76,7 @@ pub struct MelConfig {
 
 impl MelConfig {
     /// The paper's filterbank: 22 050 Hz, n_fft 882, 64 Slaney mels with area normalisation,
-    /// 0 Hz to Nyquist (spec §1.1).
+    /// 0 Hz to Nyquist (docs/reference_implementation.md §1.1).
     pub fn paper() -> Self {
         Self {
             sample_rate: 22_050,

@@ -2,7 +2,7 @@
 //!
 //! The reference code loads audio with `librosa.load(sr=22050)` (soxr "HQ"); rubato's `Fft`
 //! resampler with a Blackman-Harris window stays within about 0.2 % RMS of it on
-//! 44.1 kHz -> 22.05 kHz (see `shared/docs/data_sources.md`). Output length is
+//! 44.1 kHz -> 22.05 kHz (docs/reference_implementation.md §1.1). Output length is
 //! `ceil(len * to / from)`, as librosa's.
 
 use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;

@@ -50,12 +50,12 @@ impl StftConfig {
     }
 
     /// The paper's analysis for log-mels: n_fft 882 (40 ms), hop 441 (20 ms) at 22 050 Hz
-    /// (spec §1.1, `prepare_data/data.py:23`).
+    /// (docs/reference_implementation.md §1.1, `prepare_data/data.py:23`).
     pub fn paper() -> Self {
         Self::new(882, 441)
     }
 
-    /// Sound-of-Pixels: n_fft 1022, hop 256 at 11 025 Hz (spec §8.1, `arguments.py:61-68`).
+    /// Sound-of-Pixels: n_fft 1022, hop 256 at 11 025 Hz (docs/reference_implementation.md §8.1, `arguments.py:61-68`).
     pub fn sound_of_pixels() -> Self {
         Self::new(1022, 256)
     }

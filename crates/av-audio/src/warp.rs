@@ -1,6 +1,6 @@
 //! The Sound-of-Pixels log-frequency warp of spectrograms and its inverse for masks
 //! (SoP `utils.py:warpgrid`, lines 12-26, used in `main.py:43-48` and `main.py:115-118`;
-//! spec §8.2).
+//! docs/reference_implementation.md §8.2).
 //!
 //! SoP builds a sampling grid in `float64`, casts it to `float32` and calls
 //! `F.grid_sample(bilinear, zeros padding)` with PyTorch 0.4 semantics (`align_corners=True`):

@@ -1,4 +1,4 @@
-//! The original code's audio network: MobileCRNN in its `mobilecrnn_v2` layout (spec §3.1;
+//! The original code's audio network: MobileCRNN in its `mobilecrnn_v2` layout (docs/reference_implementation.md §3.1;
 //! MSSL `mobile_crnn/models/crnn.py:27-45` for the layout, `:389-418` for `InvertedResidual`,
 //! `:429-493` for `MobileCRNN`), the "CRNN pretrained on AudioSet" of the paper.
 //!
@@ -99,7 +99,7 @@ pub struct CrnnConfig {
     /// Number of classes C (527 for the AudioSet checkpoint; MSSL replaces the `outputlayer`
     /// with 7 for Flickr/AVE or 15 for AudioSet-instrument, `crnn.py:36-43`).
     pub num_classes: usize,
-    /// Mel bins of the input (64, `crnn.py:27`; spec §1.1).
+    /// Mel bins of the input (64, `crnn.py:27`; docs/reference_implementation.md §1.1).
     #[config(default = 64)]
     pub n_mels: usize,
     /// Channels of the stem and of blocks 0 (`features.2`); the later pairs have 2x, 4x, 8x

@@ -1,5 +1,5 @@
 //! The audio-visual correspondence (AVC) head of the paper's Fig. 3 as the original code builds
-//! it: `DiscrimHead` (spec §3.3; MSSL `model/detector.py:614-702` for Flickr,
+//! it: `DiscrimHead` (docs/reference_implementation.md §3.3; MSSL `model/detector.py:614-702` for Flickr,
 //! `model/audioset_detector.py:436-516` for AudioSet).
 //!
 //! **Parity-only.** This DiscrimHead reproduces the original code's network and is checked
@@ -28,7 +28,7 @@
 //! Negatives: for frames = 1 the original pairs the audio of clip `s` with the visual of its
 //! neighbour `s ^ 1` ([`DiscrimHead::neighbour_negatives`]); for frames > 1 it draws random
 //! clips and frame permutations, which a caller builds and scores with [`DiscrimHead::classify`].
-//! The reference module also holds `transform_a` / `transform_v` (spec §3.5), which its forward
+//! The reference module also holds `transform_a` / `transform_v` (docs/reference_implementation.md §3.5), which its forward
 //! pass does not use; they are not part of this head (load a reference file with
 //! `allow_unused = true`). MSSL trains this head in train mode (`discrim.train()`,
 //! `main.py:232-234`) while the backbones stay in eval mode.
@@ -179,7 +179,7 @@ pub struct DiscrimHead {
 
 impl DiscrimHead {
     /// The audio branch: E_a from F_a (also the last step of the original's class-wise audio
-    /// features, spec §3.4: `temp_conv(F_a * mask)` then a global max pool).
+    /// features, docs/reference_implementation.md §3.4: `temp_conv(F_a * mask)` then a global max pool).
     ///
     /// # Shapes
     /// `[N, C, T', F']` -> `[N, C, T'', F' / 2]`, see [`TemporalConv::forward`].

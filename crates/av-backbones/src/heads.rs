@@ -16,7 +16,7 @@ pub fn global_avg_pool(x: Tensor<4>) -> Tensor<2> {
 }
 
 /// L2 normalisation over the last axis, `x / max(||x||, 1e-12)` as `F.normalize`: a zero vector
-/// stays zero (spec §10.21), never NaN. The clamp acts on `||x||²` (at 1e-24), so the backward
+/// stays zero (docs/reference_implementation.md §10.21), never NaN. The clamp acts on `||x||²` (at 1e-24), so the backward
 /// pass of a zero vector is finite too (a square root at 0 would give `inf · 0 = NaN`).
 ///
 /// # Shapes

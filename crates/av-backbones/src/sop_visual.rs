@@ -1,5 +1,5 @@
-//! Sound-of-Pixels' visual network (`models/vision_net.py:71-145`, `resnet18dilated`; spec
-//! §8.5): a dilated ResNet-18 (output stride 16), a 3x3 convolution to K channels, max pooling
+//! Sound-of-Pixels' visual network (`models/vision_net.py:71-145`, `resnet18dilated`;
+//! docs/reference_implementation.md §8.5): a dilated ResNet-18 (output stride 16), a 3x3 convolution to K channels, max pooling
 //! over frames and positions, and a sigmoid.
 
 use burn::config::Config;

@@ -1,4 +1,4 @@
-//! Sound-of-Pixels' U-Net (`models/audio_net.py`, `--arch_sound unet7`; spec §8.4), the
+//! Sound-of-Pixels' U-Net (`models/audio_net.py`, `--arch_sound unet7`; docs/reference_implementation.md §8.4), the
 //! pix2pix-style mix-and-separate network: 4x4 stride-2 downsampling convolutions, bilinear
 //! (align-corners) upsampling followed by 3x3 convolutions, skip concatenations, K output maps.
 //!

@@ -88,7 +88,7 @@ fn discrim_head_matches_pytorch() {
     }
 }
 
-/// The full-size networks give the shapes of the spec's tables (§3.1, §3.3) for a 5-s clip.
+/// The full-size networks give the shapes of the tables in docs/reference_implementation.md §3.1 and §3.3 for a 5-s clip.
 #[test]
 fn full_size_shapes_follow_the_spec() {
     let device = Device::flex();

@@ -285,7 +285,7 @@ pub const AUDIOSET_NAMES: [&str; 15] = [
 ];
 
 /// The 7 SoundNet-Flickr / AVE pseudo-label categories (AudioSet level-1 labels) in the order
-/// of the official `cluster_a.npy` rows (spec §4.1).
+/// of the official `cluster_a.npy` rows (docs/reference_implementation.md §4.1).
 pub const FLICKR_CATEGORIES: [&str; 7] = [
     "Human sounds",
     "Source-ambiguous sounds",

@@ -117,6 +117,22 @@ pub enum DataError {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A map or picture has another size than the one it is drawn with.
+    #[error("{what}: expected {expected}, got {found} values")]
+    Shape {
+        /// What was drawn.
+        what: &'static str,
+        /// The expected size, in words.
+        expected: String,
+        /// The number of values received.
+        found: usize,
+    },
+    /// A map holds NaN or infinite values.
+    #[error("{what} holds NaN or infinite values")]
+    NonFinite {
+        /// What was drawn.
+        what: &'static str,
+    },
 }
 
 impl DataError {
@@ -134,7 +150,11 @@ impl DataError {
             | DataError::Image { path, .. }
             | DataError::UnknownClass { path, .. }
             | DataError::Manifest { path, .. } => Some(path),
-            DataError::Audio(_) | DataError::Asset { .. } | DataError::InvalidConfig(_) => None,
+            DataError::Audio(_)
+            | DataError::Asset { .. }
+            | DataError::InvalidConfig(_)
+            | DataError::Shape { .. }
+            | DataError::NonFinite { .. } => None,
         }
     }
 }

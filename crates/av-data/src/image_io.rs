@@ -1,7 +1,7 @@
 //! Reading and writing frames, and the reference code's resize.
 //!
 //! The official code reads frames with `cv2.imread`, converts BGR to RGB and resizes to 256x256
-//! with `cv2.resize(INTER_LINEAR)` (spec §1.2). [`resize_bilinear`] is that resize: half-pixel
+//! with `cv2.resize(INTER_LINEAR)` (docs/reference_implementation.md §1.2). [`resize_bilinear`] is that resize: half-pixel
 //! centres, no antialiasing, border clamping (cv2 uses 11-bit fixed-point weights, so results
 //! differ from it by at most one grey level).
 

@@ -4,26 +4,11 @@
 //! ([`av_metrics::ave`]). The example `ave_cross_modal` is a thin command line over these.
 //!
 //! # The offline stand-in for AVE
-//! The offline benchmark has single frames, not videos, so 10-segment AVE-style videos are
-//! synthesized deterministically from single-source benchmark scenes ([`SegmentPool`],
-//! [`synthesize_videos`]):
-//! * a pool of test-split scenes with one sounding instrument each (levels `[1]`; a silent
-//!   distractor may be visible) gives frames and 1-s audio segments (each scene's 5-s stem cut
-//!   into five 1-s pieces, log-mel 51 x 64 with the paper's front end), plus a few 1-s noise
-//!   segments (white noise at a low level, "ambience");
-//! * video `i` draws (from its own random stream) an event scene with instrument `X`, an event
-//!   length `l` in `1..=T-1` and a start `s` in `0..=T-l`. Event segments play consecutive 1-s
-//!   pieces of the event scene's stem (cycling after 5 s) and each shows a view of the event:
-//!   the frame of a pool scene where `X` plays, drawn per segment;
-//! * each background segment shows a scene in which `X` is not visible (drawn per segment) and
-//!   plays noise (probability `noise_prob`) or a 1-s piece of an off-screen instrument: one that
-//!   is neither `X` nor visible in any event frame or in the segment's own frame.
-//!
-//! Frames and sounds change from segment to segment, so a correspondence function without
-//! audio-visual knowledge is right about as often as a random start.
-//!
-//! So, as in AVE, a segment is audio-visually corresponding only inside the event, and a perfect
-//! correspondence function localizes every video exactly ([`oracle_score`]).
+//! The offline benchmark has single frames, not videos: 10-segment AVE-style videos are
+//! synthesized deterministically from its single-source scenes by
+//! [`av_data::bench::ave_videos`] (the construction is documented there), and a real AVE copy is
+//! read by [`av_data::layouts::ave::load_real_ave`]. A perfect correspondence function
+//! ([`oracle_score`](av_data::bench::ave_videos::oracle_score)) localizes every synthesized video exactly.
 //!
 //! # Correspondence functions `f(V_t, A_t)` (higher = more corresponding)
 //! * [`ScoreKind::Avc`], "Ours": the AVC head's probability that the pooled audio and visual
@@ -33,44 +18,31 @@
 //!   `Σ_c σ(logit_a^c) σ(logit_v^c) ⟨g_a^c, g_v^c⟩` of the stage-2 embeddings (unit `g`, so each
 //!   term is a cosine weighted by how sure both classifiers are that class `c` is present).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use av_alignment::class_aware_pool;
-use av_audio::{LogMelConfig, LogMelExtractor};
 use av_backbones::global_avg_pool;
-use av_data::SkipPolicy;
-use av_data::Split;
-use av_data::bench::{AssetPack, BenchConfig, Generator};
-use av_data::files::{AUDIO_EXTS, IMAGE_EXTS, list_dir, require_with_ext};
-use av_data::image_io::{load_frame, resize_bilinear};
-use av_data::layouts::ave::AveLayout;
-use av_data::media::load_audio;
-use av_data::rng::SplitMix64;
-use av_metrics::{AveVideoScores, CrossModalSummary, ScoreOrder, evaluate_cross_modal};
+use av_data::bench::AssetPack;
+use av_data::bench::ave_videos::{AveSynthConfig, SynthVideo, build_pool, synthesize_videos};
+use av_data::layouts::ave::{AveLayout, RealAveVideo, load_real_ave};
+use av_data::{SkipPolicy, Split};
+use av_metrics::table::TableRow;
+use av_metrics::{
+    Align, AveVideoScores, Cell, CrossModalSummary, ResultsTable, ScoreOrder, evaluate_cross_modal,
+};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use ndarray::Array2;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use av_align::{Error, Result};
-use crate::flickr::{FlickrPlan, load_run_model};
 use av_align::model::AvModel;
 use av_align::preprocess::frame_chw;
-use av_align::train::load_model_for;
+use av_align::{Error, Result};
 
 /// The supplement's Table 1 (AVE test set, strict accuracy in %): `(model, A2V, V2A)`.
 pub const PAPER_TABLE: [(&str, f64, f64); 4] =
     [("DCCA", 34.8, 34.1), ("AVDLN", 44.8, 35.6), ("Ours", 41.5, 43.8), ("Ours w/ align", 43.8, 44.3)];
-
-/// Stream tag of the video synthesis (independent of the generator's streams).
-const TAG_VIDEO: u64 = 0xA7E_5E6;
-/// Stream tag of the noise segments.
-const TAG_NOISE: u64 = 0x0015E;
-/// Seconds of a benchmark stem (5-s clips), i.e. 1-s pieces per scene.
-const PIECES_PER_STEM: usize = 5;
 
 /// Which correspondence function scores a (visual segment, audio segment) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,292 +51,6 @@ pub enum ScoreKind {
     Avc,
     /// `Σ_c σ(logit_a^c) σ(logit_v^c) ⟨g_a^c, g_v^c⟩` (higher = corresponding).
     Align,
-}
-
-/// How the AVE-style videos are synthesized from the offline benchmark (stored in the run's
-/// manifest). See the module documentation for the construction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AveSynthConfig {
-    /// The benchmark generator (its `levels` are forced to `[1]`).
-    pub bench: BenchConfig,
-    /// Frames are resized to `image_size x image_size` (the model's input size).
-    pub image_size: u32,
-    /// Test-split scenes `0..pool_scenes` the videos are cut from.
-    pub pool_scenes: u64,
-    /// Number of videos.
-    pub videos: usize,
-    /// Segments per video (10 in AVE).
-    pub segments: usize,
-    /// Probability that a background segment plays noise instead of an off-screen instrument.
-    pub noise_prob: f64,
-    /// Noise segments in the pool.
-    pub noise_segments: usize,
-    /// RMS of the noise segments (stems have 0.056-0.08).
-    pub noise_rms: f32,
-    /// Seed of the video synthesis.
-    pub seed: u64,
-}
-
-impl AveSynthConfig {
-    /// The default construction: 10 segments, a pool of 96 scenes, background audio noise with
-    /// probability 0.5 (8 noise segments at RMS 0.02), on the localization benchmark with
-    /// `bench_seed` and frames of `image_size`.
-    pub fn new(bench_seed: u64, image_size: u32, videos: usize) -> Self {
-        let mut bench = BenchConfig::localization(bench_seed);
-        bench.levels = vec![1];
-        Self {
-            bench,
-            image_size,
-            pool_scenes: 96,
-            videos,
-            segments: 10,
-            noise_prob: 0.5,
-            noise_segments: 8,
-            noise_rms: 0.02,
-            seed: 2018,
-        }
-    }
-
-    /// Checks the settings.
-    ///
-    /// # Errors
-    /// [`Error::Config`].
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Config(m));
-        if self.segments < 2 {
-            return bad(format!("a video needs at least 2 segments, got {}", self.segments));
-        }
-        if self.videos == 0 {
-            return bad("no videos requested".into());
-        }
-        if self.pool_scenes < 3 {
-            return bad(format!("the pool needs at least 3 scenes, got {}", self.pool_scenes));
-        }
-        if !(0.0..=1.0).contains(&self.noise_prob) {
-            return bad(format!("noise_prob {} outside [0, 1]", self.noise_prob));
-        }
-        if self.noise_prob > 0.0 && self.noise_segments == 0 {
-            return bad("noise_prob > 0 needs noise segments".into());
-        }
-        if !(self.noise_rms.is_finite() && self.noise_rms > 0.0 && self.noise_rms < 0.5) {
-            return bad(format!("noise_rms {} outside (0, 0.5)", self.noise_rms));
-        }
-        if self.image_size < 32 {
-            return bad(format!("image_size {} < 32", self.image_size));
-        }
-        Ok(())
-    }
-}
-
-/// The frames and 1-s audio segments videos are assembled from.
-#[derive(Debug, Clone)]
-pub struct SegmentPool {
-    /// Frames, `image_size x image_size`, one per pool scene.
-    pub frames: Vec<RgbImage>,
-    /// Scene id of each frame.
-    pub frame_ids: Vec<String>,
-    /// Classes visible in each frame (the sounding one first).
-    pub frame_classes: Vec<Vec<usize>>,
-    /// 1-s log-mels `(51, 64)`: `PIECES_PER_STEM` (5) per scene in scene order, then the noise.
-    pub logmels: Vec<Array2<f32>>,
-    /// Instrument class of each audio segment (`None` for noise).
-    pub audio_class: Vec<Option<usize>>,
-    /// `"<scene id>#<second>"` or `"noise#<k>"`.
-    pub audio_ids: Vec<String>,
-    /// Class names.
-    pub class_names: Vec<String>,
-}
-
-impl SegmentPool {
-    /// Index of the `piece`-th 1-s segment of scene `scene`'s stem.
-    pub fn piece(&self, scene: usize, piece: usize) -> usize {
-        scene * PIECES_PER_STEM + piece % PIECES_PER_STEM
-    }
-
-    /// Index of noise segment `k`.
-    pub fn noise(&self, k: usize) -> usize {
-        self.frames.len() * PIECES_PER_STEM + k
-    }
-}
-
-/// Generates the pool of [`AveSynthConfig`] (test split, in parallel).
-///
-/// # Errors
-/// [`Error::Config`] for an invalid configuration, [`Error::Data`] / [`Error::Audio`] from the
-/// generator and the log-mel.
-pub fn build_pool(config: &AveSynthConfig, progress: bool) -> Result<SegmentPool> {
-    config.validate()?;
-    let mut bench = config.bench.clone();
-    bench.levels = vec![1];
-    let assets = Arc::new(AssetPack::load_default()?);
-    let generator = Generator::new(assets, bench.clone())?;
-    let extractor = LogMelExtractor::new(LogMelConfig::paper())?;
-    let rate = bench.clip.sample_rate as usize;
-    if rate != extractor.sample_rate() as usize || bench.clip.len < PIECES_PER_STEM * rate {
-        return Err(Error::Config(format!(
-            "the pool needs {PIECES_PER_STEM}-s clips at {} Hz, got {:?}",
-            extractor.sample_rate(),
-            bench.clip
-        )));
-    }
-    let bar = crate::run::bar(config.pool_scenes, "pool scenes", progress);
-    let size = config.image_size;
-    type Item = (RgbImage, String, Vec<usize>, Vec<Array2<f32>>, usize);
-    let items = (0..config.pool_scenes)
-        .into_par_iter()
-        .map(|i| -> Result<Item> {
-            let scene = generator.scene(Split::Test, i)?;
-            let frame = if scene.image.dimensions() == (size, size) {
-                scene.image.clone()
-            } else {
-                resize_bilinear(&scene.image, size, size)
-            };
-            let mut classes: Vec<usize> =
-                scene.objects.iter().filter(|o| o.sounding).map(|o| o.class).collect();
-            let sounding = *classes
-                .first()
-                .ok_or_else(|| Error::Config(format!("scene {} has no sounding object", scene.id)))?;
-            classes.extend(scene.objects.iter().filter(|o| !o.sounding).map(|o| o.class));
-            let stem = scene
-                .audio
-                .stems
-                .first()
-                .ok_or_else(|| Error::Config(format!("scene {} has no stem", scene.id)))?;
-            let pieces = (0..PIECES_PER_STEM)
-                .map(|k| extractor.compute(&stem.waveform[k * rate..(k + 1) * rate]))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            if let Some(b) = &bar {
-                b.inc(1);
-            }
-            Ok((frame, scene.id.clone(), classes, pieces, sounding))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let mut pool = SegmentPool {
-        frames: Vec::new(),
-        frame_ids: Vec::new(),
-        frame_classes: Vec::new(),
-        logmels: Vec::new(),
-        audio_class: Vec::new(),
-        audio_ids: Vec::new(),
-        class_names: bench.vocabulary.names().into_iter().map(String::from).collect(),
-    };
-    for (frame, id, classes, pieces, sounding) in items {
-        for (k, p) in pieces.into_iter().enumerate() {
-            pool.logmels.push(p);
-            pool.audio_class.push(Some(sounding));
-            pool.audio_ids.push(format!("{id}#{k}"));
-        }
-        pool.frames.push(frame);
-        pool.frame_ids.push(id);
-        pool.frame_classes.push(classes);
-    }
-    for k in 0..config.noise_segments {
-        let mut rng = SplitMix64::from_words(&[config.seed, k as u64, TAG_NOISE]);
-        let noise: Vec<f32> =
-            (0..rate).map(|_| rng.range_f32(-1.0, 1.0) * config.noise_rms * 3f32.sqrt()).collect();
-        pool.logmels.push(extractor.compute(&noise)?);
-        pool.audio_class.push(None);
-        pool.audio_ids.push(format!("noise#{k}"));
-    }
-    Ok(pool)
-}
-
-/// One synthesized AVE-style video: which pool frame and pool audio segment each segment uses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SynthVideo {
-    /// `"ave_<index:04>"`.
-    pub id: String,
-    /// The event's instrument class.
-    pub class: usize,
-    /// First event segment.
-    pub start: usize,
-    /// Event length in segments.
-    pub len: usize,
-    /// Event flag per segment.
-    pub event: Vec<bool>,
-    /// Pool frame index per segment.
-    pub frames: Vec<usize>,
-    /// Pool audio-segment index per segment.
-    pub audio: Vec<usize>,
-}
-
-/// Assembles `config.videos` videos from `pool` (deterministic in `config.seed`).
-///
-/// # Errors
-/// [`Error::Config`] when the pool has no scene without the event's instrument, or no
-/// off-screen instrument and no noise to fill the background with.
-pub fn synthesize_videos(config: &AveSynthConfig, pool: &SegmentPool) -> Result<Vec<SynthVideo>> {
-    config.validate()?;
-    let t = config.segments;
-    let n_scenes = pool.frames.len();
-    let sounding = |s: usize| pool.frame_classes[s][0];
-    (0..config.videos)
-        .map(|i| {
-            let mut rng = SplitMix64::from_words(&[config.seed, i as u64, TAG_VIDEO]);
-            let e = rng.below(n_scenes);
-            let x = sounding(e);
-            let len = 1 + rng.below(t - 1);
-            let start = rng.below(t - len + 1);
-            // Views of the event: scenes where X plays (e among them), one per event segment.
-            let views: Vec<usize> = (0..n_scenes).filter(|&s| sounding(s) == x).collect();
-            let backgrounds: Vec<usize> =
-                (0..n_scenes).filter(|&s| !pool.frame_classes[s].contains(&x)).collect();
-            if backgrounds.is_empty() {
-                return Err(Error::Config(format!(
-                    "video {i}: no pool scene without class {x}; enlarge the pool"
-                )));
-            }
-            let event_frames: Vec<usize> =
-                (0..len).map(|_| rng.choose(&views).copied().unwrap_or(e)).collect();
-            let on_screen: Vec<usize> =
-                event_frames.iter().flat_map(|&f| pool.frame_classes[f].iter().copied()).collect();
-            let mut frames = Vec::with_capacity(t);
-            let mut audio = Vec::with_capacity(t);
-            let mut event = Vec::with_capacity(t);
-            for seg in 0..t {
-                let inside = (start..start + len).contains(&seg);
-                event.push(inside);
-                if inside {
-                    frames.push(event_frames[seg - start]);
-                    audio.push(pool.piece(e, seg - start));
-                    continue;
-                }
-                let b = backgrounds[rng.below(backgrounds.len())];
-                frames.push(b);
-                let noise = rng.chance(config.noise_prob);
-                let offscreen: Vec<usize> = (0..n_scenes)
-                    .filter(|&s| {
-                        let c = sounding(s);
-                        !on_screen.contains(&c) && !pool.frame_classes[b].contains(&c)
-                    })
-                    .collect();
-                let piece = if noise { None } else { rng.choose(&offscreen).copied() };
-                audio.push(match piece {
-                    Some(y) => pool.piece(y, rng.below(PIECES_PER_STEM)),
-                    None if config.noise_segments > 0 => pool.noise(rng.below(config.noise_segments)),
-                    None => {
-                        return Err(Error::Config(format!(
-                            "video {i}: no off-screen instrument in the pool and no noise; enlarge the pool"
-                        )));
-                    }
-                });
-            }
-            Ok(SynthVideo { id: format!("ave_{i:04}"), class: x, start, len, event, frames, audio })
-        })
-        .collect()
-}
-
-/// The perfect correspondence function of a pool: 1 when the audio segment's instrument is
-/// visible in the frame, 0 otherwise (noise corresponds to nothing). Arguments are pool frame
-/// and audio-segment indices.
-pub fn oracle_score(pool: &SegmentPool) -> impl Fn(usize, usize) -> f64 + '_ {
-    move |frame, audio| match pool.audio_class.get(audio).copied().flatten() {
-        Some(c) if pool.frame_classes.get(frame).is_some_and(|v| v.contains(&c)) => 1.0,
-        _ => 0.0,
-    }
 }
 
 /// A2V / V2A strict accuracy of synthesized videos under a correspondence function
@@ -591,31 +277,6 @@ pub struct ScoredModel<'a> {
     pub kind: ScoreKind,
 }
 
-/// Loads a checkpoint directory written by `train_plan` / `flickr_localize train` with its
-/// `plan.json` (the frame size and data settings). The stage-1 model is taken from
-/// `stage1` when given, else from a `model_stage1/` inside the checkpoint or beside it (a run's
-/// `model/` and `model_stage1/` folders), when there is one.
-///
-/// # Errors
-/// As [`load_run_model`] (which finds `plan.json` in the checkpoint or its parent) and
-/// [`load_model_for`].
-pub fn load_checkpoint_with_plan(
-    checkpoint: &Path,
-    stage1: Option<&Path>,
-    device: &Device,
-) -> Result<(FlickrPlan, AvModel, Option<AvModel>)> {
-    let (plan, model) = load_run_model(checkpoint, device)?;
-    let inside = checkpoint.join("model_stage1");
-    let beside = checkpoint.parent().map(|p| p.join("model_stage1"));
-    let sibling: Option<PathBuf> =
-        [Some(inside), beside].into_iter().flatten().find(|p| p.join("model.json").is_file());
-    let stage1 = match stage1.map(Path::to_path_buf).or(sibling) {
-        Some(dir) => Some(load_model_for(&dir, &plan.model, device)?),
-        None => None,
-    };
-    Ok((plan, model, stage1))
-}
-
 /// One row of the results table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AveRow {
@@ -627,127 +288,34 @@ pub struct AveRow {
     pub v2a: f64,
 }
 
-/// The Markdown table: chance, ours, and the paper's rows (accuracy in %).
-pub fn markdown_table(chance: f64, ours: &[AveRow]) -> String {
-    let mut s = String::from("| method | A2V (%) | V2A (%) | data |\n|---|---|---|---|\n");
-    s.push_str(&format!(
-        "| chance (uniformly random start) | {:.1} | {:.1} | expected value on these videos |\n",
+/// The results table: chance, ours, and the paper's rows (accuracy in %, with a `data` column
+/// saying what each row was measured on).
+pub fn results_table(chance: f64, ours: &[AveRow]) -> ResultsTable {
+    let mut table = ResultsTable::new("method", vec!["A2V (%)".into(), "V2A (%)".into(), "data".into()]);
+    let mut row = |label: String, a2v: f64, v2a: f64, data: &str| {
+        table.rows.push(TableRow {
+            label,
+            cells: vec![Cell::Number(a2v), Cell::Number(v2a), Cell::Text(data.into())],
+        });
+    };
+    row(
+        "chance (uniformly random start)".into(),
         100.0 * chance,
-        100.0 * chance
-    ));
+        100.0 * chance,
+        "expected value on these videos",
+    );
     for r in ours {
-        s.push_str(&format!("| {} | {:.1} | {:.1} | this run |\n", r.method, 100.0 * r.a2v, 100.0 * r.v2a));
+        row(r.method.clone(), 100.0 * r.a2v, 100.0 * r.v2a, "this run");
     }
     for (name, a2v, v2a) in PAPER_TABLE {
-        s.push_str(&format!("| {name} (paper) | {a2v:.1} | {v2a:.1} | real AVE test set |\n"));
+        row(format!("{name} (paper)"), a2v, v2a, "real AVE test set");
     }
-    s
+    table
 }
 
-/// A real AVE video that could not be loaded: `(video id, reason)`.
-pub type SkippedVideo = (String, String);
-
-/// One video of a real AVE copy: 1-fps frames and 1-s log-mels.
-#[derive(Debug, Clone)]
-pub struct RealAveVideo {
-    /// YouTube id.
-    pub id: String,
-    /// Event category.
-    pub category: String,
-    /// Event flag per second.
-    pub event: Vec<bool>,
-    /// The first `T` frames of `frames/<id>/` (sorted by name), resized.
-    pub frames: Vec<RgbImage>,
-    /// Log-mel of each second of `audio/<id>.*` (22 050 Hz, zero-padded to `T` s).
-    pub logmels: Vec<Array2<f32>>,
-}
-
-/// Loads the test videos of an AVE copy in the layout of [`av_data::layouts::ave`]
-/// (`Annotations.txt`, `testSet.txt`, `frames/<id>/*.jpg` at 1 fps, `audio/<id>.wav`).
-/// Videos whose media are missing or unreadable are skipped and returned as `(id, reason)`.
-///
-/// # Errors
-/// [`Error::Data`] for unreadable annotation files, [`Error::Config`] when the test split is
-/// empty or no video could be loaded.
-pub fn load_real_ave(
-    root: &Path,
-    max_videos: usize,
-    segments: usize,
-    image_size: u32,
-    progress: bool,
-) -> Result<(Vec<RealAveVideo>, Vec<SkippedVideo>)> {
-    let (dataset, _) = AveLayout::new(root).load(SkipPolicy::Error)?;
-    let events: Vec<_> = dataset.split(Split::Test).take(max_videos).cloned().collect();
-    if events.is_empty() {
-        return Err(Error::Config(format!("{}: the test split (testSet.txt) is empty", root.display())));
-    }
-    let extractor = LogMelExtractor::new(LogMelConfig::paper())?;
-    let rate = extractor.sample_rate() as usize;
-    let bar = crate::run::bar(events.len() as u64, "AVE test videos", progress);
-    let loaded: Vec<std::result::Result<RealAveVideo, SkippedVideo>> = events
-        .par_iter()
-        .map(|e| {
-            let fail = |m: String| (e.video_id.clone(), m);
-            let dir = root.join("frames").join(&e.video_id);
-            let files: Vec<PathBuf> = list_dir(&dir, "frame directory")
-                .map_err(|err| fail(err.to_string()))?
-                .into_iter()
-                .filter(|p| {
-                    p.extension()
-                        .and_then(|x| x.to_str())
-                        .is_some_and(|x| IMAGE_EXTS.contains(&x.to_ascii_lowercase().as_str()))
-                })
-                .take(segments)
-                .collect();
-            if files.len() < segments {
-                return Err(fail(format!("{} frames in {}, need {segments}", files.len(), dir.display())));
-            }
-            let frames = files
-                .iter()
-                .map(|p| load_frame(p).map(|f| resize_bilinear(&f, image_size, image_size)))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|err| fail(err.to_string()))?;
-            let audio_path = require_with_ext(&root.join("audio"), &e.video_id, &AUDIO_EXTS, "audio")
-                .map_err(|err| fail(err.to_string()))?;
-            let samples = load_audio(&audio_path, rate as u32, Some(segments * rate))
-                .map_err(|err| fail(err.to_string()))?;
-            let logmels = (0..segments)
-                .map(|k| extractor.compute(&samples[k * rate..(k + 1) * rate]))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|err| fail(err.to_string()))?;
-            let (s, t) = (e.start_s as usize, e.end_s as usize);
-            if let Some(b) = &bar {
-                b.inc(1);
-            }
-            Ok(RealAveVideo {
-                id: e.video_id.clone(),
-                category: e.category.clone(),
-                event: (0..segments).map(|k| (s..t).contains(&k)).collect(),
-                frames,
-                logmels,
-            })
-        })
-        .collect();
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let mut videos = Vec::new();
-    let mut skipped = Vec::new();
-    for r in loaded {
-        match r {
-            Ok(v) => videos.push(v),
-            Err(s) => skipped.push(s),
-        }
-    }
-    if videos.is_empty() {
-        return Err(Error::Config(format!(
-            "no AVE test video could be loaded from {} ({} skipped; first: {:?})",
-            root.display(),
-            skipped.len(),
-            skipped.first()
-        )));
-    }
-    Ok((videos, skipped))
+/// The Markdown table of [`results_table`] (one decimal, no column alignment markers).
+pub fn markdown_table(chance: f64, ours: &[AveRow]) -> String {
+    results_table(chance, ours).to_markdown_aligned(1, Align::Unspecified)
 }
 
 /// A2V / V2A strict accuracy of real AVE videos under `model` and `kind`.
@@ -851,8 +419,9 @@ fn write_outputs(
 /// `report.md` into `out`.
 ///
 /// # Errors
-/// [`Error::Config`] for no rows, and the errors of [`build_pool`], [`synthesize_videos`],
-/// [`pair_scores`], [`evaluate_videos`]; [`Error::Io`] for the outputs.
+/// [`Error::Config`] for no rows, [`Error::Data`] from [`build_pool`] and
+/// [`synthesize_videos`], the errors of [`pair_scores`] and [`evaluate_videos`]; [`Error::Io`]
+/// for the outputs.
 #[allow(clippy::too_many_arguments)]
 pub fn run_synthetic(
     rows: &[ScoredModel<'_>],
@@ -869,7 +438,15 @@ pub fn run_synthetic(
     }
     let started = std::time::Instant::now();
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let pool = build_pool(synth, progress)?;
+    let bar = crate::run::bar(synth.pool_scenes, "pool scenes", progress);
+    let pool = build_pool(synth, &|| {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let videos = synthesize_videos(synth, &pool)?;
     let mut ours = Vec::with_capacity(rows.len());
     let mut preds = Vec::with_capacity(rows.len());
@@ -915,6 +492,14 @@ pub fn run_synthetic(
     Ok(report)
 }
 
+/// Number of test videos of the AVE copy at `root` that [`load_real_ave`] reads (0 when the
+/// annotations cannot be read; the loader then reports the error).
+fn real_test_videos(root: &Path, max_videos: usize) -> u64 {
+    AveLayout::new(root)
+        .load(SkipPolicy::Error)
+        .map_or(0, |(d, _)| d.split(Split::Test).take(max_videos).count() as u64)
+}
+
 /// The experiment on a real AVE copy ([`load_real_ave`], at most `max_videos` test videos),
 /// writing the same files as [`run_synthetic`].
 ///
@@ -937,7 +522,18 @@ pub fn run_real(
     }
     let started = std::time::Instant::now();
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let (videos, skipped) = load_real_ave(root, max_videos, 10, image_size, progress)?;
+    // The bar's length: the test videos load_real_ave will read (the annotations are re-read,
+    // a few kB, only when the bar is shown).
+    let total = if progress { real_test_videos(root, max_videos) } else { 0 };
+    let bar = crate::run::bar(total, "AVE test videos", progress);
+    let (videos, skipped) = load_real_ave(root, max_videos, 10, image_size, &|| {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let mut ours = Vec::with_capacity(rows.len());
     let mut preds = Vec::with_capacity(rows.len());
     for r in rows {
@@ -963,4 +559,24 @@ pub fn run_real(
     });
     write_outputs(out, &config, &manifest, &report, model_source)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_table_text() {
+        let ours = [AveRow { method: "Ours".into(), a2v: 0.5, v2a: 0.375 }];
+        assert_eq!(
+            markdown_table(0.25, &ours),
+            "| method | A2V (%) | V2A (%) | data |\n|---|---|---|---|\n\
+             | chance (uniformly random start) | 25.0 | 25.0 | expected value on these videos |\n\
+             | Ours | 50.0 | 37.5 | this run |\n\
+             | DCCA (paper) | 34.8 | 34.1 | real AVE test set |\n\
+             | AVDLN (paper) | 44.8 | 35.6 | real AVE test set |\n\
+             | Ours (paper) | 41.5 | 43.8 | real AVE test set |\n\
+             | Ours w/ align (paper) | 43.8 | 44.3 | real AVE test set |\n"
+        );
+    }
 }

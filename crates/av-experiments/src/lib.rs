@@ -18,13 +18,14 @@
 //! | [`retrieval`] | audio <-> image retrieval | `retrieval` |
 //!
 //! Shared by all of them: [`run`] (the run context: output folder, device, progress bars,
-//! atomic JSON), [`bench`] (benchmark scenes as model inputs) and [`eval`] (localization of a
+//! atomic JSON), [`models`] (training presets, "train or load"), [`mod@bench`] (benchmark scenes as model inputs) and [`eval`] (localization of a
 //! test set and its scores).
 
 pub mod ave;
 pub mod bench;
 pub mod eval;
 pub mod flickr;
+pub mod models;
 pub mod multisource;
 pub mod retrieval;
 pub mod run;

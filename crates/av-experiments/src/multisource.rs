@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use av_data::Split;
-use av_metrics::{ClassAwareConfig, ClassAwareSummary, PredictionRule};
+use av_metrics::table::TableRow;
+use av_metrics::{Align, Cell, ClassAwareConfig, ClassAwareSummary, PredictionRule, ResultsTable};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -150,7 +151,8 @@ fn agnostic_by_level(
 
 /// Trains the three methods in `run_dir` (`ours/` = stage 1 then stage 2, whose stage 1 is the
 /// multi-task model; `avc/` = AVC only) on benchmark scenes, localizes the test scenes with each
-/// method's maps and scores them. Interrupted runs resume.
+/// method's maps and scores them; writes `metrics.json` and [`table2`] as `table.csv` into
+/// `run_dir`. Interrupted runs resume.
 ///
 /// # Errors
 /// Training, data and metric errors.
@@ -241,6 +243,8 @@ fn finish(
         return Err(Error::Config("no frame could be scored".into()));
     }
     write_json(&run_dir.join("metrics.json"), &report)?;
+    let csv = run_dir.join("table.csv");
+    std::fs::write(&csv, table2(&report).to_csv(3)).map_err(|e| Error::io(&csv, e))?;
     Ok(report)
 }
 
@@ -328,38 +332,107 @@ pub fn load_audioset_split(
     ))
 }
 
-/// Table 2 as Markdown, ours beside the paper's.
-pub fn markdown_table2(report: &MultiSourceReport) -> String {
-    let mut s = String::from(
-        "| method | L1 cIoU@0.5 | L1 AUC | L2 cIoU@0.5 | L2 AUC | L3 cIoU@0.3 | L3 AUC | paper L1 / L2 / L3 (cIoU, AUC) |\n|---|---|---|---|---|---|---|---|\n",
-    );
+/// Table 2, ours beside the paper's: per level the success rate and AUC as numbers (`-` when
+/// no frame has that many sources), the paper's `cIoU, AUC` of the three levels as text
+/// (3 decimals); rows are labelled with their scene count.
+pub fn table2(report: &MultiSourceReport) -> ResultsTable {
+    let columns = [
+        "L1 cIoU@0.5",
+        "L1 AUC",
+        "L2 cIoU@0.5",
+        "L2 AUC",
+        "L3 cIoU@0.3",
+        "L3 AUC",
+        "paper L1 / L2 / L3 (cIoU, AUC)",
+    ];
+    let mut table = ResultsTable::new("method", columns.map(String::from).to_vec());
     for (row, paper) in report.rows.iter().zip(PAPER_TABLE2) {
         let name = match row.method {
             Method::AvcOnly => "AVC (class-agnostic)",
             Method::MultiTask => "Multi-task",
             Method::CoarseToFine => "Ours",
         };
-        let mut cells = String::new();
+        let mut cells = Vec::with_capacity(columns.len());
         for level in 1..=3 {
             match row.levels.iter().find(|l| l.level == level) {
-                Some(l) => cells.push_str(&format!(" {:.3} | {:.3} |", l.success, l.auc)),
-                None => cells.push_str(" - | - |"),
+                Some(l) => cells.extend([Cell::Number(l.success), Cell::Number(l.auc)]),
+                None => cells.extend([Cell::Text("-".into()), Cell::Text("-".into())]),
             }
         }
         let p = paper.1;
-        s.push_str(&format!(
-            "| {name} ({} scenes) |{cells} {:.3}, {:.3} / {:.3}, {:.3} / {:.3}, {:.3} |\n",
-            row.levels.iter().map(|l| l.frames).sum::<usize>(),
-            p[0].0,
-            p[0].1,
-            p[1].0,
-            p[1].1,
-            p[2].0,
-            p[2].1
-        ));
+        cells.push(Cell::Text(format!(
+            "{:.3}, {:.3} / {:.3}, {:.3} / {:.3}, {:.3}",
+            p[0].0, p[0].1, p[1].0, p[1].1, p[2].0, p[2].1
+        )));
+        // One cell per column by construction.
+        table.rows.push(TableRow {
+            label: format!("{name} ({} scenes)", row.levels.iter().map(|l| l.frames).sum::<usize>()),
+            cells,
+        });
     }
-    s
+    table
 }
 
-/// The prediction rule of the class-aware protocol (`0.1 · max`, spec §5.3).
+/// [`table2`] as Markdown (3 decimals, no column alignment markers).
+pub fn markdown_table2(report: &MultiSourceReport) -> String {
+    table2(report).to_markdown_aligned(3, Align::Unspecified)
+}
+
+/// The prediction rule of the class-aware protocol (`0.1 · max`, docs/reference_implementation.md §5.3).
 pub const CLASS_AWARE_RULE: PredictionRule = PredictionRule::RelativeToMax(0.1);
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    fn level(level: usize, frames: usize, success: f64, auc: f64) -> LevelScore {
+        LevelScore { level, frames, threshold: if level == 3 { 0.3 } else { 0.5 }, success, auc }
+    }
+
+    /// Pins the text of [`markdown_table2`] byte for byte.
+    #[test]
+    fn markdown_table2_text() {
+        let report = MultiSourceReport {
+            rows: vec![
+                MethodRow {
+                    method: Method::AvcOnly,
+                    class_agnostic: true,
+                    levels: vec![level(1, 10, 0.25, 0.3205), level(2, 4, 0.0425, 0.2)],
+                },
+                MethodRow {
+                    method: Method::MultiTask,
+                    class_agnostic: false,
+                    levels: vec![level(1, 10, 0.2, 0.29), level(3, 2, f64::NAN, 0.17849)],
+                },
+                MethodRow {
+                    method: Method::CoarseToFine,
+                    class_agnostic: false,
+                    levels: vec![level(1, 10, 1.0, 0.5), level(2, 4, 0.0, 0.0), level(3, 2, 0.5, 1.0 / 3.0)],
+                },
+                MethodRow { method: Method::CoarseToFine, class_agnostic: false, levels: Vec::new() },
+            ],
+            test_scenes: 16,
+            seconds: 1.0,
+        };
+        let table = table2(&report);
+        assert!(table.rows.iter().all(|r| r.cells.len() == table.columns.len()));
+        assert_eq!(table.rows[1].cells[2], Cell::Text("-".into()));
+        assert_eq!(table.rows[2].cells[0], Cell::Number(1.0));
+        assert_eq!(
+            table.to_csv(3).lines().nth(2),
+            Some(
+                "Multi-task (12 scenes),0.200,0.290,-,-,NaN,0.178,\"0.206, 0.295 / 0.024, 0.174 / 0.105, 0.178\""
+            )
+        );
+        assert_eq!(
+            markdown_table2(&report),
+            concat!(
+                "| method | L1 cIoU@0.5 | L1 AUC | L2 cIoU@0.5 | L2 AUC | L3 cIoU@0.3 | L3 AUC | paper L1 / L2 / L3 (cIoU, AUC) |\n",
+                "|---|---|---|---|---|---|---|---|\n",
+                "| AVC (class-agnostic) (14 scenes) | 0.250 | 0.321 | 0.043 | 0.200 | - | - | 0.248, 0.320 / 0.043, 0.236 / 0.053, 0.149 |\n",
+                "| Multi-task (12 scenes) | 0.200 | 0.290 | - | - | NaN | 0.178 | 0.206, 0.295 / 0.024, 0.174 / 0.105, 0.178 |\n",
+                "| Ours (16 scenes) | 1.000 | 0.500 | 0.000 | 0.000 | 0.500 | 0.333 | 0.328, 0.383 / 0.062, 0.239 / 0.211, 0.220 |\n",
+            )
+        );
+    }
+}

@@ -31,7 +31,8 @@ use av_data::viz::{draw_text, grid};
 use av_metrics::retrieval::{
     CrossModalRetrieval, RetrievalSummary, cosine_similarity, retrieval_from_similarity,
 };
-use av_metrics::{Embeddings, Relevance, evaluate_retrieval};
+use av_metrics::table::TableRow;
+use av_metrics::{Align, Cell, Embeddings, Relevance, ResultsTable, evaluate_retrieval};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use image::{Rgb, RgbImage};
@@ -273,37 +274,40 @@ fn average(s: &[RetrievalSummary]) -> RetrievalSummary {
     }
 }
 
-/// A Markdown table of retrieval rows: recall@k and mAP in both directions.
-pub fn markdown_table(rows: &[RetrievalRow]) -> String {
+/// The table of retrieval rows: the relevance, then recall@k (the `k`s of the first row) and
+/// mAP in both directions, as numbers (3 decimals in Markdown; empty where a row lacks a `k`).
+pub fn retrieval_table(rows: &[RetrievalRow]) -> ResultsTable {
     let ks: Vec<usize> = rows
         .first()
         .map(|r| r.scores.audio_to_image.recall_at.iter().map(|x| x.0).collect())
         .unwrap_or_default();
-    let mut s = String::from("| method | relevant | ");
+    let mut columns = vec!["relevant".to_string()];
     for dir in ["A→I", "I→A"] {
-        for k in &ks {
-            s.push_str(&format!("{dir} R@{k} | "));
-        }
-        s.push_str(&format!("{dir} mAP | "));
+        columns.extend(ks.iter().map(|k| format!("{dir} R@{k}")));
+        columns.push(format!("{dir} mAP"));
     }
-    s.push('\n');
-    s.push_str(&"|---".repeat(2 + 2 * (ks.len() + 1)));
-    s.push_str("|\n");
+    let mut table = ResultsTable::new("method", columns);
     for r in rows {
         let rel = match r.relevance {
             RelevanceKind::SameScene => "same scene",
             RelevanceKind::SameSoundingSet => "same sounding set",
         };
-        s.push_str(&format!("| {} | {rel} | ", r.method));
+        let mut cells = vec![Cell::Text(rel.into())];
         for d in [&r.scores.audio_to_image, &r.scores.image_to_audio] {
-            for (_, v) in &d.recall_at {
-                s.push_str(&format!("{v:.3} | "));
+            for k in &ks {
+                cells.push(d.recall_at.iter().find(|x| x.0 == *k).map_or(Cell::Empty, |x| Cell::Number(x.1)));
             }
-            s.push_str(&format!("{:.3} | ", d.mean_average_precision));
+            cells.push(Cell::Number(d.mean_average_precision));
         }
-        s.push('\n');
+        // One cell per column by construction.
+        table.rows.push(TableRow { label: r.method.clone(), cells });
     }
-    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n"
+    table
+}
+
+/// [`retrieval_table`] as Markdown (3 decimals, no column alignment markers).
+pub fn markdown_table(rows: &[RetrievalRow]) -> String {
+    retrieval_table(rows).to_markdown_aligned(3, Align::Unspecified)
 }
 
 /// The `k` gallery indices most similar to query `q` (descending similarity, ties by index, as
@@ -425,7 +429,8 @@ impl RetrievalReport {
 /// with the random baseline, draws the top-5 frames of the first `queries` audio queries
 /// (class-aware alignment embeddings), and writes `config.json` (`config` plus the settings),
 /// `manifest.json` (scene ids, sounding classes, generator settings, asset fingerprint),
-/// `metrics.json`, `top5_audio_to_image.png` and `report.md` into `out`.
+/// `metrics.json`, `table.csv` ([`retrieval_table`]), `top5_audio_to_image.png` and `report.md`
+/// into `out`.
 ///
 /// # Errors
 /// Data, model and metric errors; [`Error::Io`] for the outputs.
@@ -491,6 +496,8 @@ pub fn run_retrieval(
         }),
     )?;
     write_json(&out.join("metrics.json"), &report)?;
+    let csv = out.join("table.csv");
+    std::fs::write(&csv, retrieval_table(&report.rows).to_csv(3)).map_err(|e| Error::io(&csv, e))?;
     let md = format!(
         "# retrieval\n\n{} benchmark test scenes (levels {:?}); model: {model_source}; {:.1} s.\n\n{}\n\
          ## Top-5 frames of audio queries (class-aware alignment embeddings)\n\n\
@@ -505,4 +512,68 @@ pub fn run_retrieval(
     let path = out.join("report.md");
     std::fs::write(&path, md).map_err(|e| Error::io(&path, e))?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    fn summary(recall: &[(usize, f64)], map: f64) -> RetrievalSummary {
+        RetrievalSummary {
+            recall_at: recall.to_vec(),
+            mean_average_precision: map,
+            queries: 4,
+            skipped_without_relevant: 0,
+        }
+    }
+
+    /// Pins the text of [`markdown_table`] byte for byte.
+    #[test]
+    fn markdown_table_text() {
+        let rows = vec![
+            RetrievalRow {
+                method: EmbeddingKind::ClassAligned.label().into(),
+                relevance: RelevanceKind::SameScene,
+                scores: CrossModalRetrieval {
+                    audio_to_image: summary(&[(1, 0.25), (5, 0.5), (10, 1.0)], 0.41649),
+                    image_to_audio: summary(&[(1, 0.0), (5, 0.0005), (10, f64::NAN)], 2.0 / 3.0),
+                },
+            },
+            RetrievalRow {
+                method: "random (mean of 20 draws)".into(),
+                relevance: RelevanceKind::SameSoundingSet,
+                scores: CrossModalRetrieval {
+                    audio_to_image: summary(&[(1, 0.1), (5, 0.2), (10, 0.3)], 0.4),
+                    image_to_audio: summary(&[(1, 0.5), (5, 0.6), (10, 0.7)], 0.8),
+                },
+            },
+        ];
+        assert_eq!(
+            markdown_table(&rows),
+            concat!(
+                "| method | relevant | A→I R@1 | A→I R@5 | A→I R@10 | A→I mAP | I→A R@1 | I→A R@5 | I→A R@10 | I→A mAP |\n",
+                "|---|---|---|---|---|---|---|---|---|---|\n",
+                "| ours: class-aware alignment embeddings [p_c g_c] | same scene | 0.250 | 0.500 | 1.000 | 0.416 | 0.000 | 0.001 | NaN | 0.667 |\n",
+                "| random (mean of 20 draws) | same sounding set | 0.100 | 0.200 | 0.300 | 0.400 | 0.500 | 0.600 | 0.700 | 0.800 |\n",
+            )
+        );
+        let table = retrieval_table(&rows);
+        assert!(table.rows.iter().all(|r| r.cells.len() == table.columns.len()));
+        assert_eq!(
+            table.to_csv(3).lines().nth(2),
+            Some(
+                "random (mean of 20 draws),same sounding set,0.100,0.200,0.300,0.400,0.500,0.600,0.700,0.800"
+            )
+        );
+        // A row without one of the first row's k leaves that cell empty.
+        let mut short = rows.clone();
+        short[1].scores.image_to_audio.recall_at.remove(0);
+        let table = retrieval_table(&short);
+        assert_eq!(table.rows[1].cells[5], Cell::Empty);
+        assert_eq!(table.rows[1].cells[6], Cell::Number(0.6));
+        assert_eq!(
+            markdown_table(&[]),
+            concat!("| method | relevant | A→I mAP | I→A mAP |\n", "|---|---|---|---|\n")
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! The run context every experiment shares: the output folder, the device, progress bars and
-//! messages on stderr, and atomic JSON files.
+//! messages on stderr, and atomic JSON files. It imports nothing else of this crate: every experiment builds on it.
 //!
 //! The library (`av-align`) prints nothing: its trainer reports [`TrainEvent`]s to a callback.
 //! This module is where those events become a progress bar, so all experiments show the same

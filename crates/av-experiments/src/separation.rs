@@ -1,4 +1,4 @@
-//! The sound-separation experiment (paper §4.4, Table 3; spec §8) as library calls: the
+//! The sound-separation experiment (paper §4.4, Table 3; docs/reference_implementation.md §8) as library calls: the
 //! coarse-to-fine model as a frozen *guide* of Sound-of-Pixels' mix-and-separate
 //! (`av_separation`), the guidance variants of Table 3, training on solos ("single-source") or
 //! solos + duets ("multi-source"), and the evaluation with the Sound-of-Pixels / Co-Separation
@@ -15,7 +15,7 @@
 //!   their centre frequencies and times (linear interpolation, clamped at the edges); inference
 //!   then binarises it at 0.5 like any predicted mask.
 //! * **Audio** ("Ours Audio"): `f_a^c` = Eq. 5 pooling of `F_a` with `W_a^c`, through a
-//!   trained [`GuidanceProjection`] (`σ(Linear(D, K))`) as the synthesizer's K-vector.
+//!   trained [`av_separation::GuidanceProjection`] (`σ(Linear(D, K))`) as the synthesizer's K-vector.
 //! * **Visual** ("Ours Visual"): `f_v^c` = Eq. 5 pooling of `F_v` with the localization map
 //!   `K^c` (Eq. 8 for class `c`) as the weights (paper §3.3), through a trained projection.
 //! * **Whole frame** (the Sound-of-Pixels baseline): SoP's visual vector is a max over all
@@ -68,6 +68,8 @@ use av_data::bench::{AssetPack, BenchConfig, Generator};
 use av_data::classes::Vocabulary;
 use av_data::image_io::resize_bilinear;
 use av_data::viz::{draw_text, grid};
+use av_metrics::table::TableRow;
+use av_metrics::{Align, Cell, ResultsTable};
 use av_separation::{
     GuidanceKind, GuidedSeparator, GuidedSeparatorConfig, SourceGuidance, cam_to_grid, guidance_for,
     BenchClips, GuidanceProjectionConfig, MixExample, MixOrigin, MixSpec,
@@ -92,7 +94,7 @@ use av_align::preprocess::frame_chw;
 use av_align::train::{epoch_order, latest_published, publish_checkpoint};
 
 /// The paper's Table 3 (MUSIC; SDR, SIR, SAR in dB): (method, single-source, multi-source),
-/// copied from `shared/paper` (Table 3).
+/// copied from the paper (docs/reference_implementation.md §12).
 pub const PAPER_TABLE3: [(&str, [f64; 3], [f64; 3]); 8] = [
     ("NMF-MFCC", [0.92, 5.68, 5.84], [0.92, 5.68, 5.84]),
     ("AV-Mix-Sep", [3.16, 6.74, 8.89], [3.23, 7.01, 9.14]),
@@ -1097,8 +1099,10 @@ fn cell(v: f64) -> String {
     if v.is_finite() { format!("{v:.2}") } else { "n/a".into() }
 }
 
-/// The Markdown table: our SDR / SIR / SAR beside the paper's for each row of Table 3.
-pub fn markdown_table3(rows: &[Table3Row]) -> String {
+/// Table 3: our SDR / SIR / SAR beside the paper's for each of its rows, every cell as text
+/// (`sdr / sir / sar` with 2 decimals, `n/a` when not finite, `–` when missing; how many
+/// mixtures were scored when some were skipped as silent).
+pub fn table3(rows: &[Table3Row]) -> ResultsTable {
     let find = |kind: Option<GuidanceKind>, training: Option<TrainingSet>, method: Option<&str>| {
         rows.iter().find(|r| {
             r.kind == kind
@@ -1106,57 +1110,68 @@ pub fn markdown_table3(rows: &[Table3Row]) -> String {
                 && method.is_none_or(|m| r.method == m)
         })
     };
-    let ours = |r: Option<&Table3Row>| match r {
-        Some(r) if r.skipped > 0 => format!(
-            "{} / {} / {} ({} of {} scored)",
-            cell(r.sdr),
-            cell(r.sir),
-            cell(r.sar),
-            r.evaluated,
-            r.evaluated + r.skipped
-        ),
-        Some(r) => format!("{} / {} / {}", cell(r.sdr), cell(r.sir), cell(r.sar)),
-        None => "–".into(),
-    };
-    let paper = |name: &str, set: TrainingSet| {
-        PAPER_TABLE3.iter().find(|(n, _, _)| *n == name).map_or("–".into(), |(_, s, m)| {
-            let v = if set == TrainingSet::SingleSource { s } else { m };
-            format!("{:.2} / {:.2} / {:.2}", v[0], v[1], v[2])
+    let ours = |r: Option<&Table3Row>| {
+        Cell::Text(match r {
+            Some(r) if r.skipped > 0 => format!(
+                "{} / {} / {} ({} of {} scored)",
+                cell(r.sdr),
+                cell(r.sir),
+                cell(r.sar),
+                r.evaluated,
+                r.evaluated + r.skipped
+            ),
+            Some(r) => format!("{} / {} / {}", cell(r.sdr), cell(r.sir), cell(r.sar)),
+            None => "–".into(),
         })
     };
-    let mut md = String::from(
-        "| method | single-source: ours SDR / SIR / SAR | paper | multi-source: ours SDR / SIR / SAR | paper |\n|---|---|---|---|---|\n",
-    );
+    let paper = |name: &str, set: TrainingSet| {
+        Cell::Text(PAPER_TABLE3.iter().find(|(n, _, _)| *n == name).map_or("–".into(), |(_, s, m)| {
+            let v = if set == TrainingSet::SingleSource { s } else { m };
+            format!("{:.2} / {:.2} / {:.2}", v[0], v[1], v[2])
+        }))
+    };
+    let none = || Cell::Text("–".into());
+    let columns =
+        ["single-source: ours SDR / SIR / SAR", "paper", "multi-source: ours SDR / SIR / SAR", "paper"];
+    let mut table = ResultsTable::new("method", columns.map(String::from).to_vec());
+    // Every row below has one cell per column by construction.
+    let mut push =
+        |label: String, cells: [Cell; 4]| table.rows.push(TableRow { label, cells: cells.to_vec() });
     for (name, _, _) in PAPER_TABLE3.iter().take(5).filter(|(n, _, _)| *n != "Sound-of-Pixels") {
-        md.push_str(&format!(
-            "| {name} (paper only) | – | {} | – | {} |\n",
-            paper(name, TrainingSet::SingleSource),
-            paper(name, TrainingSet::MultiSource)
-        ));
+        push(
+            format!("{name} (paper only)"),
+            [none(), paper(name, TrainingSet::SingleSource), none(), paper(name, TrainingSet::MultiSource)],
+        );
     }
     for kind in GuidanceKind::ALL {
         let s = find(Some(kind), Some(TrainingSet::SingleSource), None);
         let m = find(Some(kind), Some(TrainingSet::MultiSource), None);
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            kind.name(),
-            ours(s),
-            paper(kind.paper_row(), TrainingSet::SingleSource),
-            ours(m),
-            paper(kind.paper_row(), TrainingSet::MultiSource)
-        ));
+        push(
+            kind.name().to_string(),
+            [
+                ours(s),
+                paper(kind.paper_row(), TrainingSet::SingleSource),
+                ours(m),
+                paper(kind.paper_row(), TrainingSet::MultiSource),
+            ],
+        );
     }
     for name in ["Mixture (no separation)", "Ideal binary masks (upper bound)"] {
         let r = find(None, None, Some(name));
-        md.push_str(&format!("| {name} | {} | – | {} | – |\n", ours(r), ours(r)));
+        push(name.to_string(), [ours(r), none(), ours(r), none()]);
     }
-    md
+    table
+}
+
+/// [`table3`] as Markdown (no column alignment markers).
+pub fn markdown_table3(rows: &[Table3Row]) -> String {
+    table3(rows).to_markdown_aligned(2, Align::Unspecified)
 }
 
 /// Runs the whole experiment in `out`: data, the guide's features, training of every vector
 /// variant on both training sets (checkpoints with resume under `out/train/`), evaluation,
-/// `config.json`, `manifest.json`, `metrics.json`, `table.md`, WAVs and pictures of the first
-/// `plan.examples` test mixtures under `out/examples/`.
+/// `config.json`, `manifest.json`, `metrics.json`, `table.md` ([`table3`], also as `table.csv`),
+/// WAVs and pictures of the first `plan.examples` test mixtures under `out/examples/`.
 ///
 /// # Errors
 /// [`Error::Checkpoint`] when `out` holds a run of another plan or guide; data, training and
@@ -1245,11 +1260,14 @@ pub fn run_separation(
         }
     }
 
-    let markdown = markdown_table3(&rows);
+    let table = table3(&rows);
+    let markdown = table.to_markdown_aligned(2, Align::Unspecified);
     write_json(&out.join("metrics.json"), &serde_json::json!({ "rows": rows, "reports": reports }))?;
     let files = write_examples(plan, &data, &outputs, &mixer, &out.join("examples"))?;
     let seconds = started.elapsed().as_secs_f64();
     std::fs::write(out.join("table.md"), &markdown).map_err(|e| Error::io(&out.join("table.md"), e))?;
+    let csv = out.join("table.csv");
+    std::fs::write(&csv, table.to_csv(2)).map_err(|e| Error::io(&csv, e))?;
     Ok(SeparationOutcome { rows, markdown, seconds, files })
 }
 
@@ -1348,4 +1366,87 @@ fn write_examples(
         files.push(path);
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    fn row(
+        method: &str,
+        kind: Option<GuidanceKind>,
+        training: Option<TrainingSet>,
+        v: [f64; 3],
+        evaluated: usize,
+        skipped: usize,
+    ) -> Table3Row {
+        Table3Row {
+            method: method.into(),
+            kind,
+            training,
+            sdr: v[0],
+            sir: v[1],
+            sar: v[2],
+            sdr_mix: 0.0,
+            nsdr: 0.0,
+            evaluated,
+            skipped,
+            train_steps: 0,
+            train_seconds: 0.0,
+            final_loss: None,
+        }
+    }
+
+    /// Pins the text of [`markdown_table3`] byte for byte.
+    #[test]
+    fn markdown_table3_text() {
+        let (s, m) = (Some(TrainingSet::SingleSource), Some(TrainingSet::MultiSource));
+        let rows = vec![
+            row("Mixture (no separation)", None, None, [0.0, 0.0, f64::INFINITY], 10, 0),
+            row("Ideal binary masks (upper bound)", None, None, [10.125, 20.005, -3.5], 8, 2),
+            row("Grad-CAM", Some(GuidanceKind::GradCam), s, [-2.0, 0.004, 7.1], 10, 0),
+            row("Grad-CAM", Some(GuidanceKind::GradCam), m, [-2.0, 0.004, 7.1], 10, 0),
+            row("Audio (single)", Some(GuidanceKind::Audio), s, [f64::NAN, 1.0, 2.0], 9, 1),
+        ];
+        assert_eq!(
+            markdown_table3(&rows),
+            concat!(
+                "| method | single-source: ours SDR / SIR / SAR | paper | multi-source: ours SDR / SIR / SAR | paper |\n",
+                "|---|---|---|---|---|\n",
+                "| NMF-MFCC (paper only) | – | 0.92 / 5.68 / 5.84 | – | 0.92 / 5.68 / 5.84 |\n",
+                "| AV-Mix-Sep (paper only) | – | 3.16 / 6.74 / 8.89 | – | 3.23 / 7.01 / 9.14 |\n",
+                "| Co-Separation (paper only) | – | 7.38 / 13.70 / 10.80 | – | 7.64 / 13.80 / 11.30 |\n",
+                "| CAVL (paper only) | – | 6.59 / 10.10 / 12.56 | – | 6.78 / 10.62 / 12.19 |\n",
+                "| Sound-of-Pixels (whole-frame vector) | – | 7.30 / 11.90 / 11.90 | – | 6.05 / 9.81 / 12.40 |\n",
+                "| Ours Grad-CAM | -2.00 / 0.00 / 7.10 | -2.78 / -0.01 / 7.79 | -2.00 / 0.00 / 7.10 | -2.49 / 0.08 / 8.34 |\n",
+                "| Ours Audio | n/a / 1.00 / 2.00 (9 of 10 scored) | -1.16 / 0.33 / 11.11 | – | -0.97 / 0.43 / 11.02 |\n",
+                "| Ours Visual | – | 6.53 / 12.15 / 11.31 | – | 6.57 / 11.90 / 10.78 |\n",
+                "| Mixture (no separation) | 0.00 / 0.00 / n/a | – | 0.00 / 0.00 / n/a | – |\n",
+                "| Ideal binary masks (upper bound) | 10.12 / 20.00 / -3.50 (8 of 10 scored) | – | 10.12 / 20.00 / -3.50 (8 of 10 scored) | – |\n",
+            )
+        );
+        let table = table3(&rows);
+        assert!(table.rows.iter().all(|r| r.cells.len() == table.columns.len()));
+        assert_eq!(
+            table.to_csv(2).lines().nth(7),
+            Some("Ours Audio,n/a / 1.00 / 2.00 (9 of 10 scored),-1.16 / 0.33 / 11.11,–,-0.97 / 0.43 / 11.02")
+        );
+        assert_eq!(
+            markdown_table3(&[]),
+            concat!(
+                "| method | single-source: ours SDR / SIR / SAR | paper | multi-source: ours SDR / SIR / SAR | paper |\n",
+                "|---|---|---|---|---|\n",
+                "| NMF-MFCC (paper only) | – | 0.92 / 5.68 / 5.84 | – | 0.92 / 5.68 / 5.84 |\n",
+                "| AV-Mix-Sep (paper only) | – | 3.16 / 6.74 / 8.89 | – | 3.23 / 7.01 / 9.14 |\n",
+                "| Co-Separation (paper only) | – | 7.38 / 13.70 / 10.80 | – | 7.64 / 13.80 / 11.30 |\n",
+                "| CAVL (paper only) | – | 6.59 / 10.10 / 12.56 | – | 6.78 / 10.62 / 12.19 |\n",
+                "| Sound-of-Pixels (whole-frame vector) | – | 7.30 / 11.90 / 11.90 | – | 6.05 / 9.81 / 12.40 |\n",
+                "| Ours Grad-CAM | – | -2.78 / -0.01 / 7.79 | – | -2.49 / 0.08 / 8.34 |\n",
+                "| Ours Audio | – | -1.16 / 0.33 / 11.11 | – | -0.97 / 0.43 / 11.02 |\n",
+                "| Ours Visual | – | 6.53 / 12.15 / 11.31 | – | 6.57 / 11.90 / 10.78 |\n",
+                "| Mixture (no separation) | – | – | – | – |\n",
+                "| Ideal binary masks (upper bound) | – | – | – | – |\n",
+            )
+        );
+    }
 }

@@ -8,22 +8,20 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use av_align::audio::{Audio, write_wav_f32};
+use av_align::data::bench::ave_videos::{AveSynthConfig, build_pool, oracle_score, synthesize_videos};
+use av_align::metrics::ScoreOrder;
 use av_experiments::ave::{
-    AveSynthConfig, ScoreKind, ScoredModel, build_pool, chance_accuracy, evaluate_videos,
-    load_checkpoint_with_plan, oracle_score, run_real, run_synthetic, synthesize_videos,
+    ScoreKind, ScoredModel, chance_accuracy, evaluate_videos, run_real,
+    run_synthetic,
 };
 use av_experiments::flickr::{FlickrPlan, train_plan};
+use av_experiments::models::load_checkpoint_with_plan;
+use av_testkit::tmp_dir as tmp;
 use av_experiments::retrieval::{
     EmbeddingKind, RelevanceKind, SceneEmbeddings, evaluate_embeddings, random_baseline, run_retrieval, top_k,
 };
-use av_align::metrics::ScoreOrder;
 use burn::tensor::Device;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("av-align-ave-ret-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 /// A tiny two-stage run shared by the tests (trained once per test process).
 fn tiny_run() -> &'static Path {
@@ -49,7 +47,7 @@ fn small_synth(videos: usize) -> AveSynthConfig {
 #[test]
 fn synthetic_videos_are_well_formed_and_a_perfect_correspondence_localizes_all() {
     let cfg = small_synth(40);
-    let pool = build_pool(&cfg, false).unwrap();
+    let pool = build_pool(&cfg, &|| {}).unwrap();
     assert_eq!(pool.frames.len(), 12);
     assert_eq!(pool.logmels.len(), 12 * 5 + cfg.noise_segments);
     assert_eq!(pool.logmels[0].dim(), (51, 64), "1-s log-mel of the paper's front end");
@@ -102,7 +100,7 @@ fn synthetic_videos_are_well_formed_and_a_perfect_correspondence_localizes_all()
 
     let mut bad = small_synth(4);
     bad.segments = 1;
-    assert!(build_pool(&bad, false).is_err());
+    assert!(build_pool(&bad, &|| {}).is_err());
     let mut bad = small_synth(4);
     bad.noise_prob = 1.5;
     assert!(synthesize_videos(&bad, &pool).is_err());
@@ -150,7 +148,7 @@ fn ave_cross_modal_runs_end_to_end_on_a_tiny_model() {
 /// Writes a two-video AVE copy in the documented layout from benchmark frames and stems.
 fn fake_ave(root: &Path) {
     let cfg = small_synth(2);
-    let pool = build_pool(&cfg, false).unwrap();
+    let pool = build_pool(&cfg, &|| {}).unwrap();
     let assets = std::sync::Arc::new(av_align::data::bench::AssetPack::load_default().unwrap());
     let mut bench = cfg.bench.clone();
     bench.levels = vec![1];

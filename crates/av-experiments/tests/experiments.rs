@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use av_align::data::Split;
 use av_experiments::flickr::{
@@ -14,12 +14,8 @@ use av_experiments::multisource::{MultiSourcePlan, markdown_table2, run_multisou
 use av_align::metrics::PredictionRule;
 use av_align::model::MapSource;
 use burn::tensor::Device;
+use av_testkit::tmp_dir as tmp;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("av-align-exp-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 #[test]
 fn flickr_plan_trains_resumes_and_evaluates_with_pictures() {
@@ -81,6 +77,7 @@ fn multisource_table_has_three_methods_and_levels() {
     let table = markdown_table2(&report);
     assert!(table.contains("Ours") && table.contains("AVC"));
     assert!(run.join("metrics.json").is_file());
+    assert!(std::fs::read_to_string(run.join("table.csv")).unwrap().starts_with("method,L1 cIoU@0.5,"));
     std::fs::remove_dir_all(&run).ok();
 }
 

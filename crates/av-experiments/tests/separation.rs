@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+
 
 use av_experiments::flickr::FlickrPlan;
 use av_align::separation::{
@@ -12,12 +12,8 @@ use av_align::separation::{
 };
 use av_experiments::separation::{Guide, SeparationPlan, prepare_data, run_separation, score, separate_test};
 use burn::tensor::{Device, Tensor, TensorData};
+use av_testkit::tmp_dir as tmp;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("av-align-sep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 /// An untrained guide of the tiny Flickr plan (its maps are arbitrary but well-formed).
 fn untrained_guide(device: &Device) -> Guide {
@@ -59,6 +55,7 @@ fn tiny_run_trains_evaluates_writes_and_resumes() {
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["rows"].as_array().unwrap().len(), outcome.rows.len());
     assert!(std::fs::read_to_string(out.join("table.md")).unwrap().contains("Ours Visual"));
+    assert!(std::fs::read_to_string(out.join("table.csv")).unwrap().contains("\nOurs Visual,"));
     let pngs = outcome.files.iter().filter(|p| p.extension().is_some_and(|e| e == "png")).count();
     let wavs = outcome.files.iter().filter(|p| p.extension().is_some_and(|e| e == "wav")).count();
     assert_eq!(pngs, plan.examples);

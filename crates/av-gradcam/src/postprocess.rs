@@ -22,7 +22,7 @@ pub enum CamNormalization {
 /// Post-processing of raw maps `Σ_k α_k A_k`, applied in this order: subtract `threshold`,
 /// ReLU, binarise, normalise, upsample.
 ///
-/// The presets name the variants of the reference code (spec §3.4, §10.5).
+/// The presets name the variants of the reference code (docs/reference_implementation.md §3.4, §10.5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CamPostprocess {
     /// Clamp negative values to 0 (every variant does).

@@ -4,14 +4,10 @@
 //! flag off). Needs the `flex` feature.
 #![cfg(feature = "flex")]
 
+use av_testkit::max_rel_err;
 use burn::module::{Module, Param};
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::tensor::{Device, Distribution, Tensor};
-
-fn max_rel<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-    let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
-    a.sub(b).abs().max().into_scalar::<f32>() / scale
-}
 
 /// Two layers with equal, non-trivial gamma and beta and fresh running statistics.
 fn twin_layers(channels: usize, device: &Device) -> (BatchNorm, BatchNorm) {
@@ -57,14 +53,14 @@ fn check_training<const D: usize>(shape: [usize; D]) {
 
     let ours = av_kernels::batch_norm_module(&ours_bn, x.clone());
     let theirs = burn_bn.forward(x.clone());
-    let fwd = max_rel(ours.clone().inner(), theirs.clone().inner());
+    let fwd = max_rel_err(ours.clone().inner(), theirs.clone().inner());
     assert!(fwd < 1e-5, "{shape:?}: forward rel err {fwd}");
 
     let g_ours = (ours * probe.clone()).sum().backward();
     let g_theirs = (theirs * probe).sum().backward();
-    let dx = max_rel(x.grad(&g_ours).expect("dx"), x.grad(&g_theirs).expect("dx"));
+    let dx = max_rel_err(x.grad(&g_ours).expect("dx"), x.grad(&g_theirs).expect("dx"));
     let db =
-        max_rel(ours_bn.beta.grad(&g_ours).expect("dbeta"), burn_bn.beta.grad(&g_theirs).expect("dbeta"));
+        max_rel_err(ours_bn.beta.grad(&g_ours).expect("dbeta"), burn_bn.beta.grad(&g_theirs).expect("dbeta"));
     assert!(dx < 1e-4 && db < 1e-4, "{shape:?}: dx {dx}, dbeta {db}");
     // dgamma = sum dy xhat is a sum of M terms of both signs whose result is ~sqrt(M) times
     // smaller than their magnitudes: Burn sums in f32 and ends up 5e-4 (relative) off at
@@ -83,8 +79,8 @@ fn check_training<const D: usize>(shape: [usize; D]) {
     assert!(e_ours < 5e-5, "{shape:?}: dgamma rel err {e_ours} vs f64 (Burn's: {e_burn})");
     assert!(e_burn < 2e-3, "{shape:?}: Burn's dgamma rel err {e_burn} vs f64");
 
-    let rm = max_rel(ours_bn.running_mean.value_sync(), burn_bn.running_mean.value_sync());
-    let rv = max_rel(ours_bn.running_var.value_sync(), burn_bn.running_var.value_sync());
+    let rm = max_rel_err(ours_bn.running_mean.value_sync(), burn_bn.running_mean.value_sync());
+    let rv = max_rel_err(ours_bn.running_var.value_sync(), burn_bn.running_var.value_sync());
     assert!(rm < 1e-5 && rv < 1e-5, "{shape:?}: running mean {rm}, running var {rv}");
     // The update really happened (momentum 0.1 towards a mean near 1.5 and a variance near 3).
     let mean0 = ours_bn.running_mean.value_sync().mean().into_scalar::<f32>();
@@ -94,7 +90,8 @@ fn check_training<const D: usize>(shape: [usize; D]) {
     let plain = Device::flex();
     let (ours_eval, burn_eval) = (ours_bn.valid(), burn_bn.valid());
     let x_eval = Tensor::<D>::random(shape, Distribution::Default, &plain);
-    let inf = max_rel(av_kernels::batch_norm_module(&ours_eval, x_eval.clone()), burn_eval.forward(x_eval));
+    let inf =
+        max_rel_err(av_kernels::batch_norm_module(&ours_eval, x_eval.clone()), burn_eval.forward(x_eval));
     assert!(inf < 1e-5, "{shape:?}: inference rel err {inf}");
 }
 
@@ -120,9 +117,11 @@ fn a_frozen_layer_on_an_autodiff_device_uses_the_running_statistics() {
     let x = Tensor::<4>::random([2, 6, 5, 5], Distribution::Default, &device).require_grad();
     let ours = av_kernels::batch_norm_module(&ours_bn, x.clone());
     let theirs = burn_bn.forward(x.clone());
-    assert!(max_rel(ours.clone().inner(), theirs.clone().inner()) < 1e-5);
-    let dx =
-        max_rel(x.grad(&ours.sum().backward()).expect("dx"), x.grad(&theirs.sum().backward()).expect("dx"));
+    assert!(max_rel_err(ours.clone().inner(), theirs.clone().inner()) < 1e-5);
+    let dx = max_rel_err(
+        x.grad(&ours.sum().backward()).expect("dx"),
+        x.grad(&theirs.sum().backward()).expect("dx"),
+    );
     assert!(dx < 1e-5, "frozen dx {dx}");
     // Fresh running statistics (0, 1) unchanged.
     assert_eq!(ours_bn.running_mean.value_sync().abs().sum().into_scalar::<f32>(), 0.0);

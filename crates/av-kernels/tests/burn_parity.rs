@@ -4,19 +4,10 @@
 //! feature (on in `cargo test --workspace` through the facade's default features).
 #![cfg(feature = "flex")]
 
+use av_testkit::max_rel_err;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
-
-fn max_rel(a: Tensor<4>, b: Tensor<4>) -> f32 {
-    let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
-    a.sub(b).abs().max().into_scalar::<f32>() / scale
-}
-
-fn max_rel_any<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-    let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
-    a.sub(b).abs().max().into_scalar::<f32>() / scale
-}
 
 #[allow(clippy::too_many_arguments)]
 fn conv(
@@ -66,16 +57,16 @@ fn forward_and_gradients_match_burn_flex() {
         let ours = av_kernels::conv2d_module(&m, x.clone());
         let theirs = m.forward(x.clone());
         assert_eq!(ours.dims(), theirs.dims());
-        let fwd = max_rel(ours.clone().inner(), theirs.clone().inner());
+        let fwd = max_rel_err(ours.clone().inner(), theirs.clone().inner());
         assert!(fwd < 1e-5, "{shape:?} {:?}: forward rel err {fwd}", m.weight.dims());
 
         let g_ours = (ours * probe.clone()).sum().backward();
         let g_theirs = (theirs * probe).sum().backward();
-        let dx = max_rel(x.grad(&g_ours).expect("dx"), x.grad(&g_theirs).expect("dx"));
-        let dw = max_rel(m.weight.grad(&g_ours).expect("dw"), m.weight.grad(&g_theirs).expect("dw"));
+        let dx = max_rel_err(x.grad(&g_ours).expect("dx"), x.grad(&g_theirs).expect("dx"));
+        let dw = max_rel_err(m.weight.grad(&g_ours).expect("dw"), m.weight.grad(&g_theirs).expect("dw"));
         assert!(dx < 1e-5 && dw < 1e-5, "{shape:?}: dx {dx}, dw {dw}");
         if let Some(b) = &m.bias {
-            let db = max_rel_any(b.grad(&g_ours).expect("db"), b.grad(&g_theirs).expect("db"));
+            let db = max_rel_err(b.grad(&g_ours).expect("db"), b.grad(&g_theirs).expect("db"));
             assert!(db < 1e-5, "{shape:?}: db {db}");
         }
     }
@@ -90,12 +81,12 @@ fn untracked_inputs_and_inference() {
     let x = Tensor::<4>::random([2, 3, 8, 8], Distribution::Default, &device);
     let grads = av_kernels::conv2d_module(&m, x.clone()).sum().backward();
     let want = m.forward(x).sum().backward();
-    let dw = max_rel(m.weight.grad(&grads).expect("dw"), m.weight.grad(&want).expect("dw"));
+    let dw = max_rel_err(m.weight.grad(&grads).expect("dw"), m.weight.grad(&want).expect("dw"));
     assert!(dw < 1e-5, "dw {dw}");
 
     let plain = Device::flex();
     let m = conv([3, 4], 3, 2, PaddingConfig2d::Explicit(1, 1, 1, 1), 1, 1, true, &plain);
     let x = Tensor::<4>::random([1, 3, 9, 9], Distribution::Default, &plain);
-    let err = max_rel(av_kernels::conv2d_module(&m, x.clone()), m.forward(x));
+    let err = max_rel_err(av_kernels::conv2d_module(&m, x.clone()), m.forward(x));
     assert!(err < 1e-5, "inference rel err {err}");
 }

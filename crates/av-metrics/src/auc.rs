@@ -1,4 +1,4 @@
-//! Success rate and AUC over a test set of cIoU values (spec §6.2).
+//! Success rate and AUC over a test set of cIoU values (docs/reference_implementation.md §6.2).
 //!
 //! * `cIoU@τ` = fraction of images with cIoU ≥ τ (`np.mean(cious >= 0.5)`).
 //! * AUC: thresholds `x_k = 0.05·k`, k = 0..=20 (computed as `0.05 * k` in `f64`, exactly as

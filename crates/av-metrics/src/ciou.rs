@@ -1,5 +1,5 @@
 //! SoundNet-Flickr localization: consensus ground truth, predicted region and cIoU
-//! (Senocak et al., CVPR 2018; spec §6).
+//! (Senocak et al., CVPR 2018; docs/reference_implementation.md §6).
 //!
 //! * Ground truth (`new/testdata.py:64-70` of MSSL, LVS `utils.py:testset_gt`): every
 //!   annotator box adds 1 to the pixels it covers, `g = min(G / 2, 1)`; a pixel is fully
@@ -358,7 +358,7 @@ pub fn ciou(map: &ScoreMap<'_>, gt: &ConsensusGt, rule: PredictionRule) -> Resul
     Ok(inter / (gt.total + outside as f64))
 }
 
-/// cIoU of every image, then success rate at `success_threshold` and AUC (spec §6.2).
+/// cIoU of every image, then success rate at `success_threshold` and AUC (docs/reference_implementation.md §6.2).
 ///
 /// # Shapes
 /// `maps[i]` and `gts[i]` share a grid; `maps.len() == gts.len() ≥ 1`.

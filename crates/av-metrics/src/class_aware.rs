@@ -1,4 +1,4 @@
-//! Class-aware cIoU for multi-source scenes (paper Eq. 9, spec §5.3).
+//! Class-aware cIoU for multi-source scenes (paper Eq. 9, docs/reference_implementation.md §5.3).
 //!
 //! Port of MSSL `utils/evaluate.py:class_eval` (lines 79-121), generalised from its
 //! "exactly two annotated classes" filter to every level:

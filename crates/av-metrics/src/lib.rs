@@ -3,10 +3,10 @@
 //!
 //! | metric | module | reference |
 //! |---|---|---|
-//! | SoundNet-Flickr cIoU, success rate, AUC | [`mod@ciou`], [`mod@auc`] | Senocak et al. CVPR'18; MSSL `new/cal_metric.py`, LVS `test.py` (spec §6) |
+//! | SoundNet-Flickr cIoU, success rate, AUC | [`mod@ciou`], [`mod@auc`] | Senocak et al. CVPR'18; MSSL `new/cal_metric.py`, LVS `test.py` (docs/reference_implementation.md §6) |
 //! | trivial baselines (whole image, centre box/Gaussian, random) | [`baselines`] | MSSL issue #2 |
-//! | class-aware cIoU (Eq. 9), levels 1/2/3 | [`class_aware`] | MSSL `utils/evaluate.py` (spec §5.3) |
-//! | BSS-Eval v3 SDR/SIR/SAR, SDR_mix, NSDR | [`bss_eval`] | mir_eval 0.8.2 `separation.py` (spec §8.7) |
+//! | class-aware cIoU (Eq. 9), levels 1/2/3 | [`class_aware`] | MSSL `utils/evaluate.py` (docs/reference_implementation.md §5.3) |
+//! | BSS-Eval v3 SDR/SIR/SAR, SDR_mix, NSDR | [`bss_eval`] | mir_eval 0.8.2 `separation.py` (docs/reference_implementation.md §8.7) |
 //! | AVE A2V / V2A accuracy | [`ave`] | supplement Eq. 1; AVE `cmm_test.py` |
 //! | retrieval recall@k, mAP | [`retrieval`] | supplement Fig. 5 |
 //! | mean, confidence intervals, tables | [`stats`], [`table`] | |
@@ -80,4 +80,4 @@ pub use error::{MetricsError, Result};
 pub use map::ScoreMap;
 pub use retrieval::{Embeddings, Relevance, evaluate_retrieval};
 pub use stats::{MeanCi, bootstrap_ci, mean, normal_ci};
-pub use table::{Cell, ResultsTable, per_class_table};
+pub use table::{Align, Cell, ResultsTable, per_class_table};

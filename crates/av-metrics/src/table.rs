@@ -23,6 +23,33 @@ pub enum Cell {
     Empty,
 }
 
+/// Alignment of the value columns in [`ResultsTable::to_markdown_aligned`] (the label column
+/// is always left as written, `---`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Align {
+    /// Right-aligned, `---:` (what [`ResultsTable::to_markdown`] writes).
+    #[default]
+    Right,
+    /// Left-aligned, `:---`.
+    Left,
+    /// Centred, `:---:`.
+    Center,
+    /// No alignment marker, `---` (the renderer's default, left in practice).
+    Unspecified,
+}
+
+impl Align {
+    /// The Markdown delimiter-row cell of this alignment.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Align::Right => "---:",
+            Align::Left => ":---",
+            Align::Center => ":---:",
+            Align::Unspecified => "---",
+        }
+    }
+}
+
 /// One row: a label and one cell per column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableRow {
@@ -66,14 +93,24 @@ impl ResultsTable {
     }
 
     /// GitHub-flavoured Markdown with `precision` decimals; intervals as `m ± h` when
-    /// symmetric, `m [lo, hi]` otherwise.
+    /// symmetric, `m [lo, hi]` otherwise; value columns right-aligned (`---:`).
+    ///
+    /// Cells that need another precision or a compound form (`a / b`) are given as
+    /// [`Cell::Text`], which is written as it is.
     pub fn to_markdown(&self, precision: usize) -> String {
+        self.to_markdown_aligned(precision, Align::Right)
+    }
+
+    /// [`Self::to_markdown`] with the value columns aligned by `align` (`|` in headers and
+    /// cells is escaped as `\|`).
+    pub fn to_markdown_aligned(&self, precision: usize, align: Align) -> String {
         let esc = |s: &str| s.replace('|', "\\|");
         let mut out = String::new();
         let header: Vec<String> =
             std::iter::once(esc(&self.label_header)).chain(self.columns.iter().map(|c| esc(c))).collect();
         let _ = writeln!(out, "| {} |", header.join(" | "));
-        let rule: Vec<&str> = std::iter::once("---").chain(self.columns.iter().map(|_| "---:")).collect();
+        let rule: Vec<&str> =
+            std::iter::once("---").chain(self.columns.iter().map(|_| align.rule())).collect();
         let _ = writeln!(out, "|{}|", rule.join("|"));
         for row in &self.rows {
             let cells: Vec<String> = std::iter::once(esc(&row.label))
@@ -219,6 +256,34 @@ mod tests {
         assert_eq!(back, t);
         let mut bad = sample();
         assert!(bad.push_row("x", vec![Cell::Empty]).is_err());
+    }
+
+    #[test]
+    fn markdown_alignment() {
+        let t = sample();
+        assert_eq!(t.to_markdown_aligned(3, Align::Right), t.to_markdown(3));
+        assert_eq!(Align::default(), Align::Right);
+        let body = "| whole image | 0.61 | 0.50 |\n| ours, a\\|b | 0.50 ± 0.10 |  |\n";
+        for (align, rule) in [
+            (Align::Right, "|---|---:|---:|"),
+            (Align::Left, "|---|:---|:---|"),
+            (Align::Center, "|---|:---:|:---:|"),
+            (Align::Unspecified, "|---|---|---|"),
+        ] {
+            assert_eq!(
+                t.to_markdown_aligned(2, align),
+                format!("| method | cIoU@0.5 | AUC |\n{rule}\n{body}")
+            );
+        }
+        let mut text = ResultsTable::new("m", vec!["a / b".into(), "n".into()]);
+        text.push_row("x", vec![Cell::Text("0.10 / n/a".into()), Cell::Count(3)]).expect("row");
+        assert_eq!(
+            text.to_markdown_aligned(0, Align::Unspecified),
+            "| m | a / b | n |\n|---|---|---|\n| x | 0.10 / n/a | 3 |\n"
+        );
+        let back: Align =
+            serde_json::from_str(&serde_json::to_string(&Align::Center).expect("json")).expect("parse");
+        assert_eq!(back, Align::Center);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The Sound-of-Pixels / Co-Separation evaluation protocol (SoP `main.py:96-169`; spec §8.7):
+//! The Sound-of-Pixels / Co-Separation evaluation protocol (SoP `main.py:96-169`; docs/reference_implementation.md §8.7):
 //! mixtures of test clips of different classes; per mixture, BSS-Eval v3 SDR/SIR/SAR of every
 //! estimate against its (1/N-scaled) reference, cut to the resynthesised length (65 280), no
 //! permutation search, 512-tap filters; the mixture baseline (`sdr_mix`: the resynthesised

@@ -1,4 +1,4 @@
-//! # av-separation — visually guided sound separation (paper §3.3, §4.4; spec §8)
+//! # av-separation — visually guided sound separation (paper §3.3, §4.4; docs/reference_implementation.md §8)
 //!
 //! Sound-of-Pixels' mix-and-separate (Zhao et al., ECCV 2018, `hangzhaomit/Sound-of-Pixels`),
 //! with the guidance left open so that the coarse-to-fine model can drive it:

@@ -1,6 +1,6 @@
 //! Sound-of-Pixels' criteria (`models/criterion.py`): weighted BCE for binary masks, weighted L1
 //! (and L2) for ratio masks; each is the mean over pixels of `w · err`, then the mean over the
-//! sources (spec §8.6).
+//! sources (docs/reference_implementation.md §8.6).
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;

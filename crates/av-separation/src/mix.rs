@@ -1,4 +1,4 @@
-//! Sound-of-Pixels' mix-and-separate data path (spec §8.1-8.3, §8.7), on the CPU with no tensor
+//! Sound-of-Pixels' mix-and-separate data path (docs/reference_implementation.md §8.1-8.3, §8.7), on the CPU with no tensor
 //! library: mixing, STFT, log-frequency warp, network input, target masks, loss weights, and the
 //! way back (unwarp, mask, iSTFT with the mixture phase).
 //!
@@ -70,7 +70,7 @@ impl Default for MixConfig {
 
 impl MixConfig {
     /// Sound-of-Pixels: 11 025 Hz, 65 535 samples, STFT 1022/256 (512 x 256), warp to 256 x 256,
-    /// binary masks, weighted loss (spec §8.1-8.3).
+    /// binary masks, weighted loss (docs/reference_implementation.md §8.1-8.3).
     pub fn sound_of_pixels() -> Self {
         Self {
             sample_rate: SOP_SAMPLE_RATE,

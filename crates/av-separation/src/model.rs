@@ -4,7 +4,7 @@
 //! directly (see [`Guidance`]).
 //!
 //! References: SoP `models/audio_net.py` (U-Net, in `av-backbones`), `models/synthesizer_net.py:6-19`
-//! (`InnerProd`), `models/__init__.py:28-36` (init), `main.py:72-90` (activations); spec §8.4-8.5.
+//! (`InnerProd`), `models/__init__.py:28-36` (init), `main.py:72-90` (activations); docs/reference_implementation.md §8.4-8.5.
 
 use av_backbones::{SopVisualNet, Unet, UnetConfig};
 use av_data::rng::SplitMix64;
@@ -134,7 +134,7 @@ pub struct SeparationNetConfig {
 }
 
 impl SeparationNetConfig {
-    /// The paper's / Sound-of-Pixels' network: U-Net-7, ngf 64, K = 32 (spec §8.4).
+    /// The paper's / Sound-of-Pixels' network: U-Net-7, ngf 64, K = 32 (docs/reference_implementation.md §8.4).
     pub fn paper() -> Self {
         Self::new()
     }
@@ -358,7 +358,7 @@ impl GuidanceProjectionConfig {
 
 /// Maps a D-dimensional guidance feature (MSSL's class-aware pooled visual or audio
 /// representation, Eq. 5 with the localization map as weights) to the K synthesizer channels:
-/// `sigmoid(Linear(D, K))`. The paper does not say how this is done (spec §8 intro, §10.19);
+/// `sigmoid(Linear(D, K))`. The paper does not say how this is done (docs/reference_implementation.md §8 intro, §10.19);
 /// this is the natural equivalent of SoP's 3x3 conv to K followed by pooling and sigmoid.
 #[derive(Module, Debug)]
 pub struct GuidanceProjection {

@@ -1,5 +1,5 @@
 //! Inference: predicted masks -> unwarp (-> binarise) -> x mixture magnitude -> iSTFT with the
-//! mixture phase -> one waveform per source (SoP `main.py:96-137`; spec §8.7), and WAV output.
+//! mixture phase -> one waveform per source (SoP `main.py:96-137`; docs/reference_implementation.md §8.7), and WAV output.
 
 use std::path::{Path, PathBuf};
 

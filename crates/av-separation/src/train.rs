@@ -1,5 +1,5 @@
 //! One mix-and-separate training step: forward, loss, backward, optimizer step (SoP
-//! `main.py:366-451`; spec §8.6). The loop, schedules, checkpoints and the guidance networks
+//! `main.py:366-451`; docs/reference_implementation.md §8.6). The loop, schedules, checkpoints and the guidance networks
 //! (visual net, localization-guided pooling) belong to the caller, which can run
 //! [`forward_loss`] on a graph that also contains its guidance network and step both.
 

@@ -133,7 +133,7 @@ fn init_is_deterministic_under_a_seed() {
     assert!((std - 0.001).abs() < 1e-4, "std {std}");
     // Checkpoints with the workspace's helper (burnpack + config JSON): a network built from
     // another seed and loaded from the checkpoint of seed 11 reproduces seed 11.
-    let dir = std::env::temp_dir().join(format!("av-separation-ckpt-{}", std::process::id()));
+    let dir = av_testkit::tmp_dir("separation-ckpt");
     let cfg11 = SeparationNetConfig::compact().with_seed(11);
     av_backbones::checkpoint::save_checkpoint(&cfg11.init(&device).unwrap(), &cfg11, &dir, "sep").unwrap();
     let cfg: SeparationNetConfig = av_backbones::checkpoint::load_checkpoint_config(&dir, "sep").unwrap();
@@ -256,7 +256,7 @@ fn separate_writes_wavs_and_ones_mask_returns_the_mixture() {
     assert!(max_err < 1e-5, "{max_err}");
     assert_eq!(sep.sources[0], sep.mixture);
 
-    let dir = std::env::temp_dir().join(format!("av-separation-test-{}", std::process::id()));
+    let dir = av_testkit::tmp_dir("separation-wavs");
     let paths = sep.write_wavs(&dir, &["low", "high"], SOP_SAMPLE_RATE).unwrap();
     assert_eq!(paths.len(), 3);
     let back = av_audio::load_mono(&paths[1]).unwrap();

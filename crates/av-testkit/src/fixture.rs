@@ -178,6 +178,13 @@ mod burn_helpers {
         }
     }
 
+    /// `max |a - b| / max(max |b|, 1e-6)`: the largest error relative to the reference `b`'s
+    /// peak, computed with Burn's ops on the tensors' device.
+    pub fn max_rel_err<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-6);
+        a.sub(b).abs().max().into_scalar::<f32>() / scale
+    }
+
     /// The values of a Burn tensor, converted to `f32`.
     ///
     /// # Panics
@@ -188,7 +195,7 @@ mod burn_helpers {
 }
 
 #[cfg(feature = "burn")]
-pub use burn_helpers::to_vec;
+pub use burn_helpers::{max_rel_err, to_vec};
 
 #[cfg(test)]
 mod tests {

@@ -6,8 +6,9 @@
 //! * [`assert_close`], [`assert_close_to_peak`], [`max_abs_diff`]: tolerant comparisons.
 //! * [`tmp_dir`]: a fresh, unique temporary directory; [`write_safetensors`] writes `f32`
 //!   tensors.
-//! * With the `burn` feature: [`Fixture::tensor`] builds a Burn tensor, [`Fixture::assert_tensor`]
-//!   checks one against the reference, [`to_vec`] reads one back.
+//! * With the `burn` feature: `Fixture::tensor` builds a Burn tensor, `Fixture::assert_tensor`
+//!   checks one against the reference, `to_vec` reads one back, `max_rel_err` compares two
+//!   tensors.
 //!
 //! Each crate keeps its fixtures in its own `tests/fixtures/`; a test names them with its own
 //! manifest directory:
@@ -27,4 +28,4 @@ pub use fixture::Fixture;
 pub use fs::{tmp_dir, write_safetensors};
 
 #[cfg(feature = "burn")]
-pub use fixture::to_vec;
+pub use fixture::{max_rel_err, to_vec};

@@ -96,7 +96,7 @@ impl FlickrPair {
         load_frame(&self.frame)
     }
 
-    /// The first 5 s at 22 050 Hz, zero-padded (spec §1.1): [`FLICKR_CLIP_LEN`] samples.
+    /// The first 5 s at 22 050 Hz, zero-padded (docs/reference_implementation.md §1.1): [`FLICKR_CLIP_LEN`] samples.
     ///
     /// # Errors
     /// [`DataError::Audio`].

@@ -76,7 +76,7 @@ pub const MAX_PERMUTATION_SOURCES: usize = 9;
 pub struct BssEvalOptions {
     /// Search the estimate-to-reference assignment that maximises the mean SIR
     /// (`compute_permutation=True` in mir_eval, whose default it is). Default `false`: the
-    /// Sound-of-Pixels protocol (`bss_eval_sources(gts, preds, False)`, spec §8.7) pairs
+    /// Sound-of-Pixels protocol (`bss_eval_sources(gts, preds, False)`, docs/reference_implementation.md §8.7) pairs
     /// estimate `j` with reference `j`.
     pub compute_permutation: bool,
     /// Distortion filter length in samples (default [`DEFAULT_FILTER_LEN`] = 512).
@@ -185,7 +185,7 @@ where
 }
 
 /// The mixture baseline: [`bss_eval_sources`] with `mixture` as every estimate (SoP's
-/// `sdr_mix`, spec §8.7), without the permutation search.
+/// `sdr_mix`, docs/reference_implementation.md §8.7), without the permutation search.
 ///
 /// # Shapes
 /// `reference`: `nsrc x nsampl`; `mixture`: `nsampl`.

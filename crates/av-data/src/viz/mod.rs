@@ -1,5 +1,10 @@
-//! Drawing boxes and labels on frames (for pictures of the benchmark and of predictions), with a
-//! built-in 5x7 bitmap font so no font file is needed.
+//! All drawing of the workspace: boxes and labels on frames (for pictures of the benchmark and
+//! of predictions, with a built-in 5x7 bitmap font so no font file is needed), heatmaps blended
+//! over frames ([`overlay`], [`jet`]), tiling ([`grid`]) and PNG output ([`save_png`]).
+
+mod heatmap;
+
+pub use heatmap::{jet, overlay, save_png};
 
 use image::{Rgb, RgbImage};
 
