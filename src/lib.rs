@@ -46,7 +46,7 @@ pub mod overlay;
 pub mod preprocess;
 pub mod train;
 
-pub use inference::{ClassMap, InputSpec, Localizer, SoundMap, Separator, SourceChoice};
+pub use inference::{ClassMap, InputSpec, Localizer, Separator, SoundMap, SourceChoice};
 
 /// Class activation maps: CAM, Grad-CAM, Grad-CAM++ (crate `av-gradcam`).
 pub use av_gradcam as gradcam;

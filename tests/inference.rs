@@ -1,19 +1,20 @@
 //! One-call inference over the shipped model folder: [`Localizer`] (named per-class maps at the
 //! image's size) and [`Separator`] (the sound of a chosen object).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use av_align::data::bench::{AssetPack, BenchConfig, Generator};
 use av_align::inference::{Separator, SourceChoice};
 use av_align::{Error, Localizer};
-use burn::tensor::Device;
 use av_testkit::tmp_dir as tmp;
+use burn::tensor::Device;
 
 fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/checkpoints/flickr_compact")
 }
-
 
 /// A benchmark test scene written as an image file and a WAV file.
 fn scene_files(dir: &Path) -> (av_align::data::bench::Scene, PathBuf, PathBuf) {
@@ -79,7 +80,8 @@ fn own_image_and_mixture_separate_by_class_or_point() {
     let separator = Separator::new(Localizer::from_dir_on(shipped(), &device).unwrap()).unwrap();
     let playing = scene.sounding().next().unwrap();
     let name = av_align::data::Vocabulary::AudioSet15.name(playing.class).unwrap();
-    let by_class = separator.separate_files(&image, &audio, &[SourceChoice::Class(name.to_string())]).unwrap();
+    let by_class =
+        separator.separate_files(&image, &audio, &[SourceChoice::Class(name.to_string())]).unwrap();
     let source = &by_class.sources[0];
     assert_eq!(source.class, playing.class);
     assert_eq!(source.samples.len(), 65_535);

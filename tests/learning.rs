@@ -68,20 +68,15 @@ fn stage_two_puts_more_map_mass_on_the_sounding_object() {
     let data = common::dataset(1, env("TOY_N", 160.0) as u64);
     device.seed(env("TOY_SEED", 7.0) as u64);
     let model = cfg.init(&device).unwrap();
-    let s1 = Trainer::new(stage1, dir.join("s1"))
-        .unwrap()
-        .fit(model, &cfg, &data, &device)
-        .unwrap();
+    let s1 = Trainer::new(stage1, dir.join("s1")).unwrap().fit(model, &cfg, &data, &device).unwrap();
     let stage2 = TrainConfig {
         epochs: env("TOY_E2", 30.0) as usize,
         batch_size: 16,
         lr: env("TOY_LR2", 0.05),
         ..TrainConfig::mssl_new(Stage::Two)
     };
-    let s2 = Trainer::new(stage2, dir.join("s2"))
-        .unwrap()
-        .fit(s1.model.clone(), &cfg, &data, &device)
-        .unwrap();
+    let s2 =
+        Trainer::new(stage2, dir.join("s2")).unwrap().fit(s1.model.clone(), &cfg, &data, &device).unwrap();
     let uniform = (16.0 * 16.0) / (64.0 * 64.0);
     let before = mass_on_sounding(&s1.model, MapSource::Alignment, &device);
     let cam = mass_on_sounding(&s1.model, MapSource::VisualCam, &device);

@@ -5,17 +5,14 @@
 
 mod common;
 
-
-
 use av_align::Error;
 use av_align::model::{
     AvModelConfig, Batch, CamSource, ClassMixing, LocalizeConfig, MapSource, Method, ObjectiveConfig, Stage,
     alignment_maps, mix_classes,
 };
 use av_align::train::{TrainConfig, Trainer, load_model, load_model_for, save_model};
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use av_testkit::tmp_dir as tmp;
-
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 fn tiny(num_classes: usize) -> AvModelConfig {
     let mut c = AvModelConfig::compact(num_classes);
@@ -203,10 +200,7 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
     // Straight through.
     let dir_a = tmp("resume-a");
     let init = model_cfg.init(&device).unwrap();
-    let a = Trainer::new(cfg.clone(), &dir_a)
-        .unwrap()
-        .fit(init.clone(), &model_cfg, &data, &device)
-        .unwrap();
+    let a = Trainer::new(cfg.clone(), &dir_a).unwrap().fit(init.clone(), &model_cfg, &data, &device).unwrap();
     assert!(a.finished && a.resumed_from_step.is_none());
     // Interrupted after 4 of 6 steps (mid-epoch), then resumed from the checkpoint.
     let dir_b = tmp("resume-b");
@@ -217,10 +211,7 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
         .unwrap();
     assert!(!b1.finished);
     let fresh = model_cfg.init(&device).unwrap(); // other random weights: must be replaced by the checkpoint
-    let b2 = Trainer::new(cfg.clone(), &dir_b)
-        .unwrap()
-        .fit(fresh, &model_cfg, &data, &device)
-        .unwrap();
+    let b2 = Trainer::new(cfg.clone(), &dir_b).unwrap().fit(fresh, &model_cfg, &data, &device).unwrap();
     assert_eq!(b2.resumed_from_step, Some(4));
     assert_eq!(a.history.len(), 2);
     assert_eq!(b2.history.len(), 2);
@@ -231,10 +222,7 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
     assert_eq!(fa, fb, "weights differ after resume");
     // Other settings in the same run directory are refused.
     let other = TrainConfig { lr: 0.02, ..cfg };
-    let err = Trainer::new(other, &dir_b)
-        .unwrap()
-        .fit(init, &model_cfg, &data, &device)
-        .unwrap_err();
+    let err = Trainer::new(other, &dir_b).unwrap().fit(init, &model_cfg, &data, &device).unwrap_err();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
     std::fs::remove_dir_all(&dir_a).ok();
     std::fs::remove_dir_all(&dir_b).ok();

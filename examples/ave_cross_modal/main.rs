@@ -11,13 +11,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use av_align::data::bench::AveSynthConfig;
-use av_align::model::AvModel;
 use av_experiments::ave::{ScoreKind, ScoredModel, run_real, run_synthetic};
-use av_experiments::models::load_checkpoint_with_plan;
-use av_experiments::flickr::{FlickrPlan, train_plan};
-use clap::{Parser, ValueEnum};
+use av_experiments::models::{Preset, train_or_load};
+use av_experiments::run::RunContext;
+use clap::Parser;
 use serde_json::json;
 
 /// A2V / V2A cross-modal localization (MSSL supplement §2.2, Table 1).
@@ -90,14 +89,6 @@ struct Args {
     quiet: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, serde::Serialize)]
-enum Preset {
-    /// Seconds; for tests and smoke runs (the numbers mean nothing).
-    Tiny,
-    /// The compact preset of the shipped checkpoint (about 21 minutes on 2 cores).
-    Compact,
-}
-
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(&args) {
@@ -106,50 +97,11 @@ fn main() {
     }
 }
 
-struct Models {
-    plan: FlickrPlan,
-    source: String,
-    stage1: Option<AvModel>,
-    stage2: AvModel,
-}
-
-fn models(args: &Args, device: &burn::tensor::Device, progress: bool) -> Result<Models> {
-    match args.train {
-        Some(preset) => {
-            let plan = match preset {
-                Preset::Tiny => FlickrPlan::tiny(),
-                Preset::Compact => FlickrPlan::compact(),
-            }
-            .with_devices(&args.devices);
-            let dir = args.out.join("train");
-            let t = train_plan(&plan, &dir, device, progress)?;
-            Ok(Models {
-                plan,
-                source: format!("trained here ({preset:?} preset, {:.0} s, {})", t.seconds, dir.display()),
-                stage1: Some(t.stage1),
-                stage2: t.stage2,
-            })
-        }
-        None => {
-            if !args.checkpoint.join("model.json").is_file() {
-                bail!(
-                    "no checkpoint in {} (model.json missing); pass --checkpoint DIR or train one with --train compact",
-                    args.checkpoint.display()
-                );
-            }
-            let (plan, stage2, stage1) =
-                load_checkpoint_with_plan(&args.checkpoint, args.stage1.as_deref(), device)
-                    .with_context(|| format!("loading {}", args.checkpoint.display()))?;
-            Ok(Models { plan, source: format!("checkpoint {}", args.checkpoint.display()), stage1, stage2 })
-        }
-    }
-}
-
 fn run(args: &Args) -> Result<()> {
-    let device = av_align::select_device()?;
-    let progress = !args.quiet;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let m = models(args, &device, progress)?;
+    let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)?;
+    let (device, progress) = (&ctx.device, ctx.progress);
+    let m = train_or_load(args.train, &args.checkpoint, args.stage1.as_deref(), &args.devices, &ctx)
+        .with_context(|| format!("the model (--checkpoint {} / --train)", args.checkpoint.display()))?;
     let mut rows = Vec::new();
     if let Some(s1) = &m.stage1 {
         rows.push(ScoredModel {
@@ -171,7 +123,7 @@ fn run(args: &Args) -> Result<()> {
     let config = json!({
         "checkpoint": args.checkpoint, "stage1": args.stage1, "train": args.train, "data": args.data,
         "max_videos": args.max_videos, "model_source": m.source, "plan": m.plan,
-        "device": av_align::device::describe(&device),
+        "device": av_align::device::describe(device),
     });
     let report = match &args.data {
         Some(root) => run_real(
@@ -182,7 +134,7 @@ fn run(args: &Args) -> Result<()> {
             &args.out,
             config,
             &m.source,
-            &device,
+            device,
             progress,
         )?,
         None => {
@@ -190,7 +142,7 @@ fn run(args: &Args) -> Result<()> {
             synth.pool_scenes = args.pool;
             synth.noise_prob = args.noise_prob;
             synth.seed = args.seed;
-            run_synthetic(&rows, &synth, args.batch, &args.out, config, &m.source, &device, progress)?
+            run_synthetic(&rows, &synth, args.batch, &args.out, config, &m.source, device, progress)?
         }
     };
     println!("{}", report.table());

@@ -220,7 +220,8 @@ fn eval_real(checkpoint: &Path, root: &Path, threshold: f64, out: &Path, device:
         let logmel = localizer.audio().logmel_of_file(&item.audio)?;
         let sounds = localizer.localize_logmel_at(&frame, &logmel, [size as usize, size as usize])?;
         maps.push(sounds.agnostic);
-        let boxes: Vec<[f64; 4]> = item.boxes.iter().map(|b| [b.bbox.x0, b.bbox.y0, b.bbox.x1, b.bbox.y1]).collect();
+        let boxes: Vec<[f64; 4]> =
+            item.boxes.iter().map(|b| [b.bbox.x0, b.bbox.y0, b.bbox.x1, b.bbox.y1]).collect();
         let scale = (size as f64 / item.width as f64, size as f64 / item.height as f64);
         gts.push(ConsensusGt::from_scaled_boxes(&boxes, scale, size as usize, size as usize, 1)?);
     }
@@ -248,7 +249,8 @@ fn localize_pair(checkpoint: &Path, image: &Path, audio: &Path, out: &Path, devi
     let localizer = Localizer::from_dir_on(checkpoint, device)
         .with_context(|| format!("loading the checkpoint in {}", checkpoint.display()))?;
     let original = load_rgb(image).with_context(|| format!("reading {}", image.display()))?;
-    let logmel = localizer.audio().logmel_of_file(audio).with_context(|| format!("reading {}", audio.display()))?;
+    let logmel =
+        localizer.audio().logmel_of_file(audio).with_context(|| format!("reading {}", audio.display()))?;
     let sounds = localizer.localize_logmel(&original, &logmel)?;
     let path = out.join("localized.png");
     save_png(&path, &sounds.overlay(&original)?)?;
@@ -257,6 +259,9 @@ fn localize_pair(checkpoint: &Path, image: &Path, audio: &Path, out: &Path, devi
         let picture = out.join(format!("localized_{}.png", class.name));
         save_png(&picture, &sounds.class_overlay(&original, &class.name)?)?;
     }
-    println!("overlays written to {} (all sounds) and localized_<class>.png (the three most probable)", path.display());
+    println!(
+        "overlays written to {} (all sounds) and localized_<class>.png (the three most probable)",
+        path.display()
+    );
     Ok(())
 }

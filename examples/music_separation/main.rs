@@ -173,7 +173,10 @@ fn separate_own(
         (None, None) => anyhow::bail!("give --class NAME or --point x,y to choose the source"),
     };
     if !args.guide.join("model.bpk").is_file() {
-        anyhow::bail!("no guide model in {} (a model folder as written by `flickr_localize train`)", args.guide.display());
+        anyhow::bail!(
+            "no guide model in {} (a model folder as written by `flickr_localize train`)",
+            args.guide.display()
+        );
     }
     let separator = Separator::new(
         av_align::Localizer::from_dir_on(&args.guide, device)

@@ -12,8 +12,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use av_experiments::retrieval::run_retrieval;
 use av_experiments::models::{Preset, train_or_load};
+use av_experiments::retrieval::run_retrieval;
 use av_experiments::run::RunContext;
 use clap::Parser;
 use serde_json::json;

@@ -41,8 +41,8 @@ impl InputSpec {
             });
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let spec: Self =
-            serde_json::from_str(&text).map_err(|e| Error::Checkpoint { path: path.clone(), detail: e.to_string() })?;
+        let spec: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::Checkpoint { path: path.clone(), detail: e.to_string() })?;
         spec.validate().map_err(|detail| Error::Checkpoint { path, detail })?;
         Ok(spec)
     }

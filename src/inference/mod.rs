@@ -29,4 +29,4 @@ mod separator;
 
 pub use inputs::{INPUTS_FILE, InputSpec};
 pub use localizer::{ClassMap, Localizer, SoundMap};
-pub use separator::{SeparatedSource, Separated, Separator, SourceChoice};
+pub use separator::{Separated, SeparatedSource, Separator, SourceChoice};

@@ -168,9 +168,14 @@ impl Separator {
         let mut sources = Vec::with_capacity(choices.len());
         for choice in choices {
             let class = match choice {
-                SourceChoice::Class(name) => names.iter().position(|n| n.eq_ignore_ascii_case(name)).ok_or_else(|| {
-                    Error::Config(format!("unknown class '{name}'; the guide knows: {}", names.join(", ")))
-                })?,
+                SourceChoice::Class(name) => {
+                    names.iter().position(|n| n.eq_ignore_ascii_case(name)).ok_or_else(|| {
+                        Error::Config(format!(
+                            "unknown class '{name}'; the guide knows: {}",
+                            names.join(", ")
+                        ))
+                    })?
+                }
                 SourceChoice::Point(x, y) => {
                     let (w, h) = image.dimensions();
                     if *x >= w || *y >= h {

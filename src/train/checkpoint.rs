@@ -74,7 +74,11 @@ pub fn checkpoints_dir(run: &Path) -> PathBuf {
 ///
 /// # Errors
 /// [`Error::Io`] when a file cannot be written, and what `write` returns.
-pub fn publish_checkpoint(dir: &Path, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+pub fn publish_checkpoint(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&Path) -> Result<()>,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let tmp = dir.join(format!("{name}.tmp"));
     if tmp.exists() {

@@ -115,10 +115,7 @@ pub fn decode_pair(pair: &FlickrPair, image_size: u32, audio: &AudioPreprocess) 
 /// # Errors
 /// [`Error::Config`] when the layout has no pseudo labels or no usable pair; data and audio
 /// errors for whole-file problems.
-pub fn load_flickr_train(
-    root: &Path,
-    image_size: u32,
-) -> Result<(InMemoryDataset, av_data::LoadReport)> {
+pub fn load_flickr_train(root: &Path, image_size: u32) -> Result<(InMemoryDataset, av_data::LoadReport)> {
     use av_data::layouts::flickr::FlickrTrainLayout;
     use rayon::prelude::*;
     let (set, report) = FlickrTrainLayout::new(root).load(av_data::SkipPolicy::Skip)?;

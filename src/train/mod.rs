@@ -16,9 +16,10 @@ pub use checkpoint::{
 };
 pub use config::{LrSchedule, TrainConfig};
 pub use data::InMemoryDataset;
-pub use flickr::{StreamingFlickr, decode_pair, load_flickr_train};
 pub use data_parallel::{MIN_SHARD, replica_devices, shard_ranges};
+pub use flickr::{StreamingFlickr, decode_pair, load_flickr_train};
 pub use prefetch::{BatchPlan, Prefetcher, with_prefetch};
 pub use trainer::{
-    DEFAULT_PREFETCH, ProgressHook, TrainEvent, TrainOutcome, Trainer, ValidationHook, default_prefetch, epoch_order,
+    DEFAULT_PREFETCH, ProgressHook, TrainEvent, TrainOutcome, Trainer, ValidationHook, default_prefetch,
+    epoch_order,
 };

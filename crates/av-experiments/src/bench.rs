@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
+use av_align::preprocess::{AudioPreprocess, AudioWindow, fit_frame};
 use av_data::Split;
 use av_data::bench::{AssetPack, BenchConfig, Generator};
-use av_align::preprocess::{AudioPreprocess, AudioWindow, fit_frame};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use av_align::{Error, Result};
 use av_align::train::{InMemoryDataset, Sample};
+use av_align::{Error, Result};
 
 /// One object of a test scene, in pixels of the (resized) frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

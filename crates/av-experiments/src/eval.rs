@@ -2,16 +2,16 @@
 //! with the trivial baselines) and the class-aware cIoU of Eq. 9 by level.
 
 use av_metrics::{
-    AnnotatedObject, Baseline, ClassAwareConfig, ClassAwareFrame, ClassAwareSummary,
-    ClassMaps, ConsensusGt, LocalizationSummary, NormalizedBox, PredictionRule,
-    ScoreMap, evaluate_baseline, evaluate_class_aware, evaluate_localization,
+    AnnotatedObject, Baseline, ClassAwareConfig, ClassAwareFrame, ClassAwareSummary, ClassMaps, ConsensusGt,
+    LocalizationSummary, NormalizedBox, PredictionRule, ScoreMap, evaluate_baseline, evaluate_class_aware,
+    evaluate_localization,
 };
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use av_align::{Error, Result};
 use crate::bench::{BenchData, SceneTruth};
 use av_align::model::{AvModel, LocalizeConfig};
+use av_align::{Error, Result};
 
 /// Maps of one scene at the frame's resolution.
 #[derive(Debug, Clone)]

@@ -18,12 +18,12 @@ use serde::{Deserialize, Serialize};
 
 use av_align::{Error, Result};
 
-pub use crate::run::write_json;
 use crate::bench::{BenchData, BenchDataConfig, generate};
 use crate::eval::{FlickrReport, SceneMaps, flickr_evaluate, localize_all};
+pub use crate::run::write_json;
+use av_align::inference::InputSpec;
 use av_align::model::{AvModel, AvModelConfig, LocalizeConfig, MapSource, Stage};
 use av_align::overlay::{overlay, save_png};
-use av_align::inference::InputSpec;
 use av_align::preprocess::AudioWindow;
 use av_align::train::{EpochLog, TrainConfig, load_model_for, save_model};
 
@@ -197,18 +197,19 @@ fn train_stages(
 ) -> Result<TrainedPlan> {
     device.seed(plan.init_seed);
     let init = plan.model.init(device)?;
-    let trainer = |config: &TrainConfig, dir: &str, source: MapSource| -> Result<av_align::train::Trainer<'static>> {
-        let mut t = crate::run::trainer(config.clone(), run_dir.join(dir), progress)?;
-        if let Some(val) = val {
-            let (val, device) = (val.clone(), device.clone());
-            t = t.with_validation(Box::new(move |model: &AvModel, _epoch: usize| -> Result<f64> {
-                let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
-                let maps = localize_all(model, &val, &cfg, 16, &device)?;
-                Ok(flickr_evaluate(&maps, &val.truths, PredictionRule::Absolute(0.5))?.model.auc)
-            }));
-        }
-        Ok(t)
-    };
+    let trainer =
+        |config: &TrainConfig, dir: &str, source: MapSource| -> Result<av_align::train::Trainer<'static>> {
+            let mut t = crate::run::trainer(config.clone(), run_dir.join(dir), progress)?;
+            if let Some(val) = val {
+                let (val, device) = (val.clone(), device.clone());
+                t = t.with_validation(Box::new(move |model: &AvModel, _epoch: usize| -> Result<f64> {
+                    let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
+                    let maps = localize_all(model, &val, &cfg, 16, &device)?;
+                    Ok(flickr_evaluate(&maps, &val.truths, PredictionRule::Absolute(0.5))?.model.auc)
+                }));
+            }
+            Ok(t)
+        };
     if progress {
         eprintln!(
             "stage 1 (classification + AVC){}",

@@ -94,7 +94,11 @@ pub fn train_or_load(
             let trained = train_plan(&plan, &dir, &ctx.device, ctx.progress)?;
             Ok(RunModels {
                 plan,
-                source: format!("trained here ({preset:?} preset, {:.0} s, {})", trained.seconds, dir.display()),
+                source: format!(
+                    "trained here ({preset:?} preset, {:.0} s, {})",
+                    trained.seconds,
+                    dir.display()
+                ),
                 stage1: Some(trained.stage1),
                 stage2: trained.stage2,
             })
@@ -103,7 +107,8 @@ pub fn train_or_load(
             if !checkpoint.join("model.json").is_file() {
                 return Err(Error::Checkpoint {
                     path: checkpoint.to_path_buf(),
-                    detail: "no model.json here; pass --checkpoint DIR or train one with --train compact".into(),
+                    detail: "no model.json here; pass --checkpoint DIR or train one with --train compact"
+                        .into(),
                 });
             }
             let (plan, stage2, stage1) = load_checkpoint_with_plan(checkpoint, stage1, &ctx.device)?;

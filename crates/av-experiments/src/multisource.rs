@@ -209,8 +209,9 @@ fn finish(
     }
     device.seed(base.init_seed);
     let init = base.model.init(device)?;
-    let avc = crate::run::trainer(base.stage1.clone().with_method(Method::AvcOnly), run_dir.join("avc"), progress)?
-        .fit(init, &base.model, train, device)?;
+    let avc =
+        crate::run::trainer(base.stage1.clone().with_method(Method::AvcOnly), run_dir.join("avc"), progress)?
+            .fit(init, &base.model, train, device)?;
     save_model(&avc.model, &base.model, &run_dir.join("avc").join("model"))?;
     let c = base.model.num_classes;
     let config = ClassAwareConfig::default();

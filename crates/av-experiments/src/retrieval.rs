@@ -39,11 +39,11 @@ use image::{Rgb, RgbImage};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use av_align::{Error, Result};
 use crate::bench::{BenchData, BenchDataConfig, SceneTruth, generate};
 use crate::flickr::write_json;
 use av_align::model::AvModel;
 use av_align::overlay::{jet, save_png};
+use av_align::{Error, Result};
 
 /// Which global embedding of a clip / frame is compared (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -94,7 +94,9 @@ pub fn bar(len: u64, message: &str, progress: bool) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({per_sec}) [{elapsed}<{eta}]") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({per_sec}) [{elapsed}<{eta}]")
+    {
         bar.set_style(style);
     }
     bar.set_message(message.to_string());

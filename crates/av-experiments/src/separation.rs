@@ -71,10 +71,10 @@ use av_data::viz::{draw_text, grid};
 use av_metrics::table::TableRow;
 use av_metrics::{Align, Cell, ResultsTable};
 use av_separation::{
-    GuidanceKind, GuidedSeparator, GuidedSeparatorConfig, SourceGuidance, cam_to_grid, guidance_for,
-    BenchClips, GuidanceProjectionConfig, MixExample, MixOrigin, MixSpec,
-    Mixer, SeparationBatch, SeparationNetConfig, SeparationReport, SoloClip, evaluate,
-    forward_loss, oracle_estimates, pair_different_classes, separate_inputs,
+    BenchClips, GuidanceKind, GuidanceProjectionConfig, GuidedSeparator, GuidedSeparatorConfig, MixExample,
+    MixOrigin, MixSpec, Mixer, SeparationBatch, SeparationNetConfig, SeparationReport, SoloClip,
+    SourceGuidance, cam_to_grid, evaluate, forward_loss, guidance_for, oracle_estimates,
+    pair_different_classes, separate_inputs,
 };
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -86,12 +86,12 @@ use crate::run::{bar, read_json};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use av_align::{Error, Result};
 use crate::flickr::{FlickrPlan, load_run_model, train_plan, write_json};
 use av_align::model::{AvModel, MapSource};
 use av_align::overlay::{jet, overlay, save_png};
 use av_align::preprocess::frame_chw;
 use av_align::train::{epoch_order, latest_published, publish_checkpoint};
+use av_align::{Error, Result};
 
 /// The paper's Table 3 (MUSIC; SDR, SIR, SAR in dB): (method, single-source, multi-source),
 /// copied from the paper (docs/reference_implementation.md §12).
@@ -569,7 +569,13 @@ fn guide_queries(
             let wvc = plane(&wv, i, q.guide_class, h * w);
             let wac = plane(&wa, i, q.guide_class, ta * fa);
             let fb_v = is_empty(&k);
-            let chosen = if !fb_v { k } else if !is_empty(&wvc) { wvc } else { vec![1.0; h * w] };
+            let chosen = if !fb_v {
+                k
+            } else if !is_empty(&wvc) {
+                wvc
+            } else {
+                vec![1.0; h * w]
+            };
             let fb_a = is_empty(&wac);
             visual_weights.extend(chosen);
             audio_weights.extend(if fb_a { vec![1.0; ta * fa] } else { wac });
@@ -1265,7 +1271,7 @@ pub fn run_separation(
     write_json(&out.join("metrics.json"), &serde_json::json!({ "rows": rows, "reports": reports }))?;
     let files = write_examples(plan, &data, &outputs, &mixer, &out.join("examples"))?;
     let seconds = started.elapsed().as_secs_f64();
-    std::fs::write(out.join("table.md"), &markdown).map_err(|e| Error::io(&out.join("table.md"), e))?;
+    std::fs::write(out.join("table.md"), &markdown).map_err(|e| Error::io(out.join("table.md"), e))?;
     let csv = out.join("table.csv");
     std::fs::write(&csv, table.to_csv(2)).map_err(|e| Error::io(&csv, e))?;
     Ok(SeparationOutcome { rows, markdown, seconds, files })

@@ -11,17 +11,15 @@ use av_align::audio::{Audio, write_wav_f32};
 use av_align::data::bench::ave_videos::{AveSynthConfig, build_pool, oracle_score, synthesize_videos};
 use av_align::metrics::ScoreOrder;
 use av_experiments::ave::{
-    ScoreKind, ScoredModel, chance_accuracy, evaluate_videos, run_real,
-    run_synthetic,
+    ScoreKind, ScoredModel, chance_accuracy, evaluate_videos, run_real, run_synthetic,
 };
 use av_experiments::flickr::{FlickrPlan, train_plan};
 use av_experiments::models::load_checkpoint_with_plan;
-use av_testkit::tmp_dir as tmp;
 use av_experiments::retrieval::{
     EmbeddingKind, RelevanceKind, SceneEmbeddings, evaluate_embeddings, random_baseline, run_retrieval, top_k,
 };
+use av_testkit::tmp_dir as tmp;
 use burn::tensor::Device;
-
 
 /// A tiny two-stage run shared by the tests (trained once per test process).
 fn tiny_run() -> &'static Path {

@@ -6,16 +6,13 @@
 use std::path::Path;
 
 use av_align::data::Split;
-use av_experiments::flickr::{
-    FlickrPlan, evaluate_on_bench, load_run_model, train_plan, write_overlays,
-};
-use av_experiments::generate;
-use av_experiments::multisource::{MultiSourcePlan, markdown_table2, run_multisource};
 use av_align::metrics::PredictionRule;
 use av_align::model::MapSource;
-use burn::tensor::Device;
+use av_experiments::flickr::{FlickrPlan, evaluate_on_bench, load_run_model, train_plan, write_overlays};
+use av_experiments::generate;
+use av_experiments::multisource::{MultiSourcePlan, markdown_table2, run_multisource};
 use av_testkit::tmp_dir as tmp;
-
+use burn::tensor::Device;
 
 #[test]
 fn flickr_plan_trains_resumes_and_evaluates_with_pictures() {
@@ -111,8 +108,8 @@ fn shipped_checkpoint_reproduces_the_recorded_demo_numbers() {
 #[test]
 fn real_flickr_training_layout_trains_through_the_same_code() {
     use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
-    use av_experiments::flickr::train_plan_on;
     use av_align::train::load_flickr_train;
+    use av_experiments::flickr::train_plan_on;
     use std::sync::Arc;
     let root = tmp("real-layout");
     let generator =

@@ -4,16 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-
-
-use av_experiments::flickr::FlickrPlan;
 use av_align::separation::{
-    Guidance, GuidanceKind, GuidanceProjectionConfig, GuidedSeparatorConfig, Mixer, guidance_for, separate_inputs,
+    Guidance, GuidanceKind, GuidanceProjectionConfig, GuidedSeparatorConfig, Mixer, guidance_for,
+    separate_inputs,
 };
+use av_experiments::flickr::FlickrPlan;
 use av_experiments::separation::{Guide, SeparationPlan, prepare_data, run_separation, score, separate_test};
-use burn::tensor::{Device, Tensor, TensorData};
 use av_testkit::tmp_dir as tmp;
-
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// An untrained guide of the tiny Flickr plan (its maps are arbitrary but well-formed).
 fn untrained_guide(device: &Device) -> Guide {

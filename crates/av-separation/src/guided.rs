@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SeparationError};
 use crate::mix::Mixer;
-use crate::model::{Guidance, GuidanceProjection, GuidanceProjectionConfig, SeparationNet, SeparationNetConfig};
+use crate::model::{
+    Guidance, GuidanceProjection, GuidanceProjectionConfig, SeparationNet, SeparationNetConfig,
+};
 
 /// What tells the separation network which source to extract (the rows of Table 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -228,8 +230,8 @@ pub fn guidance_for(
         }
         return Ok(Guidance::Mask(Tensor::from_data(TensorData::new(values, [b, shape.0, shape.1]), device)));
     }
-    let projection =
-        projection.ok_or_else(|| SeparationError::InvalidConfig(format!("{kind:?} guidance needs a projection")))?;
+    let projection = projection
+        .ok_or_else(|| SeparationError::InvalidConfig(format!("{kind:?} guidance needs a projection")))?;
     let pick = |s: &SourceGuidance| -> Vec<f32> {
         match kind {
             GuidanceKind::WholeFrame => s.whole_frame.clone(),
@@ -252,4 +254,3 @@ pub fn guidance_for(
     }
     Ok(projection.guidance(Tensor::from_data(TensorData::new(values, [b, d]), device)))
 }
-

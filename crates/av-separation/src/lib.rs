@@ -77,10 +77,10 @@ mod train;
 
 pub use batch::{SeparationBatch, input_tensor, tensor_to_arrays};
 pub use error::{Result, SeparationError};
+pub use eval::{PairScores, SeparationReport, evaluate, oracle_estimates, score_mixture};
 pub use guided::{
     GuidanceKind, GuidedSeparator, GuidedSeparatorConfig, SourceGuidance, cam_to_grid, guidance_for,
 };
-pub use eval::{PairScores, SeparationReport, evaluate, oracle_estimates, score_mixture};
 pub use mix::{
     BINARY_RATIO, MAG_EPS, MASK_THRESHOLD, MaskKind, MixConfig, MixExample, Mixer, MixtureInput,
     MixtureSpectra, RATIO_CLAMP, SILENCE_L1, SOP_CLIP_LEN, SOP_LOG_FREQ_BINS, SOP_SAMPLE_RATE, WEIGHT_MAX,
