@@ -5,8 +5,28 @@
 //! frame and its (mixed) audio, find which object makes which sound, then use that to separate
 //! the sounds.
 //!
-//! This facade crate re-exports the parts that live in `crates/` and hosts the one place where
-//! binaries, examples and benches choose a compute backend ([`device::select_device`]).
+//! This is the library a user depends on. It holds
+//! * the coarse-to-fine model ([`model`]) and its training ([`train`]: batch sources, the loop
+//!   with atomic checkpoints and exact resume, progress reported through [`train::TrainEvent`]s;
+//!   the library prints nothing),
+//! * the one path from pictures and sounds to model inputs ([`preprocess`]), shared by
+//!   training, evaluation and inference,
+//! * one-call inference over a trained model folder ([`inference`]: [`Localizer`],
+//!   [`Separator`]) and heatmap overlays ([`overlay`]),
+//! * the one place where binaries, examples and benches choose a compute backend
+//!   ([`device::select_device`]),
+//!
+//! and re-exports the parts that live in `crates/`. The paper's experiments are not here: they
+//! live in the unpublished `av-experiments` crate behind the examples.
+//!
+//! The maps of one's own image and clip (see [`inference`] for a compiled version):
+//!
+//! ```no_run
+//! let sounds = av_align::Localizer::from_dir("assets/checkpoints/flickr_compact")?
+//!     .localize_files("frame.jpg", "clip.wav")?;
+//! println!("{}: p = {:.2}", sounds.ranked()[0].name, sounds.ranked()[0].audio_prob);
+//! # Ok::<(), av_align::Error>(())
+//! ```
 //!
 //! ```
 //! use av_align::audio::{LogMelConfig, LogMelExtractor};

@@ -1,56 +1,68 @@
 //! What each subcommand does.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use av_align::Localizer;
-use av_align::data::bench::AssetPack;
 use av_align::data::image_io::load_rgb;
-use av_align::data::layouts::flickr::FlickrTestLayout;
-use av_align::data::{SkipPolicy, Split};
-use av_align::metrics::{
-    Baseline, ConsensusGt, PredictionRule, ScoreMap, evaluate_baseline, evaluate_localization,
-};
 use av_align::model::MapSource;
 use av_align::overlay::save_png;
-use av_align::preprocess::AudioWindow;
 use av_align::train::{StreamingFlickr, load_flickr_train};
 use av_experiments::flickr::{
-    FlickrPlan, PAPER_TABLE1, evaluate_on_bench, load_run_model, markdown_table, train_plan, train_plan_on,
-    write_json, write_overlays,
+    FlickrPlan, run_bench_eval, run_demo, run_real_test_set, ship_model, train_plan, train_plan_on,
 };
-use av_experiments::generate;
-use burn::tensor::Device;
-use serde_json::json;
-
 use av_experiments::models::Preset;
+use av_experiments::run::RunContext;
+use burn::tensor::Device;
 
 use crate::cli::{Args, Command, Maps};
 
 pub fn run(args: Args) -> Result<()> {
-    let device = av_align::select_device()?;
-    let progress = !args.quiet;
+    let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let command = args.command.unwrap_or(Command::Demo {
         checkpoint: "assets/checkpoints/flickr_compact".into(),
         scenes: 64,
         pictures: 8,
         threshold: 0.5,
     });
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let loading = |checkpoint: &Path| format!("loading the checkpoint in {}", checkpoint.display());
     match command {
         Command::Demo { checkpoint, scenes, pictures, threshold } => {
-            demo(&checkpoint, scenes, pictures, threshold, &args.out, &device, progress)
+            let demo = run_demo(&ctx, &checkpoint, scenes, pictures, threshold)
+                .with_context(|| loading(&checkpoint))?;
+            println!("{}", demo.table);
+            println!(
+                "{} scenes in {:.1} s; overlays in {}, report {}, metrics {}",
+                demo.report.scenes,
+                demo.seconds,
+                ctx.path("overlays").display(),
+                ctx.path("report.md").display(),
+                ctx.path("metrics.json").display()
+            );
+            Ok(())
         }
         Command::Train { preset, plan, run, ship, data, stream, devices } => {
-            train(preset, plan, &run, ship, data.map(|d| (d, stream)), &devices, &device, progress)
+            train(preset, plan, &run, ship, data.map(|d| (d, stream)), &devices, &ctx.device, ctx.progress)
         }
-        Command::Eval { checkpoint, data, scenes, maps, threshold } => match data {
-            Some(root) => eval_real(&checkpoint, &root, threshold, &args.out, &device),
-            None => eval_bench(&checkpoint, scenes, maps, threshold, &args.out, &device, progress),
-        },
+        Command::Eval { checkpoint, data, scenes, maps, threshold } => {
+            match data {
+                Some(root) => {
+                    let report = run_real_test_set(&ctx, &checkpoint, &root, threshold)
+                        .with_context(|| loading(&checkpoint))?;
+                    eprintln!("{}", report.loaded);
+                    print!("{}", report.table());
+                }
+                None => {
+                    let (_, table) = run_bench_eval(&ctx, &checkpoint, scenes, source(maps), threshold)
+                        .with_context(|| loading(&checkpoint))?;
+                    println!("{table}");
+                }
+            }
+            Ok(())
+        }
         Command::Localize { checkpoint, image, audio } => {
-            localize_pair(&checkpoint, &image, &audio, &args.out, &device)
+            localize_pair(&checkpoint, &image, &audio, &ctx.out, &ctx.device)
         }
     }
 }
@@ -61,75 +73,6 @@ fn source(maps: Maps) -> MapSource {
         Maps::VisualCam => MapSource::VisualCam,
         Maps::Correspondence => MapSource::Correspondence,
     }
-}
-
-fn demo(
-    checkpoint: &Path,
-    scenes: u64,
-    pictures: usize,
-    threshold: f64,
-    out: &Path,
-    device: &Device,
-    progress: bool,
-) -> Result<()> {
-    let started = Instant::now();
-    let (plan, model) = load_run_model(checkpoint, device)
-        .with_context(|| format!("loading the checkpoint in {}", checkpoint.display()))?;
-    let data = generate(&plan.data, Split::Test, 0..scenes, progress)?;
-    let rule = PredictionRule::Absolute(threshold);
-    let (report, maps) = evaluate_on_bench(&model, &data, MapSource::Alignment, rule, device)?;
-    let pictures = write_overlays(&data, &maps, &out.join("overlays"), pictures)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let table = markdown_table(&[("coarse-to-fine (Eq. 8), shipped compact checkpoint", &report.flickr)]);
-    write_json(
-        &out.join("config.json"),
-        &json!({"command": "demo", "checkpoint": checkpoint, "scenes": scenes, "threshold": threshold, "plan": plan}),
-    )?;
-    write_json(&out.join("manifest.json"), &manifest(&plan, Split::Test, scenes, &data.truths)?)?;
-    write_json(&out.join("metrics.json"), &report)?;
-    let mut md = format!(
-        "# flickr_localize demo\n\nCheckpoint `{}`; {} benchmark test scenes (levels 1-3, sounding objects boxed), \
-         SoundNet-Flickr protocol (prediction = map > {threshold}, success at cIoU >= 0.5). Device: {}. {:.1} s.\n\n{table}\n",
-        checkpoint.display(),
-        report.scenes,
-        av_align::device::describe(device),
-        seconds
-    );
-    md.push_str("\nThe paper's Table 1 (real SoundNet-Flickr; not comparable in value):\n\n| method | cIoU@0.5 | AUC |\n|---|---|---|\n");
-    for (name, ciou, auc) in PAPER_TABLE1 {
-        md.push_str(&format!("| {name} | {ciou:.3} | {auc:.3} |\n"));
-    }
-    md.push_str("\n## Overlays\n\nLeft to right: input with the sounding boxes, the class-agnostic map, the maps of the two most probable audio classes.\n\n");
-    for p in &pictures {
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        md.push_str(&format!("![{name}](overlays/{name})\n\n"));
-    }
-    std::fs::write(out.join("report.md"), md)?;
-    println!("{table}");
-    println!(
-        "{} scenes in {seconds:.1} s; overlays in {}, report {}, metrics {}",
-        report.scenes,
-        out.join("overlays").display(),
-        out.join("report.md").display(),
-        out.join("metrics.json").display()
-    );
-    Ok(())
-}
-
-fn manifest(
-    plan: &FlickrPlan,
-    split: Split,
-    scenes: u64,
-    truths: &[av_experiments::SceneTruth],
-) -> Result<serde_json::Value> {
-    let assets = AssetPack::load_default()?;
-    Ok(json!({
-        "generator": plan.data,
-        "asset_fingerprint": assets.fingerprint(),
-        "split": format!("{split:?}"),
-        "scenes": scenes,
-        "ids": truths.iter().map(|t| &t.id).collect::<Vec<_>>(),
-    }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -175,73 +118,9 @@ fn train(
         run.join("model").display()
     );
     if let Some(dir) = ship {
-        std::fs::create_dir_all(&dir)?;
-        for f in ["model.bpk", "model.json", "inputs.json", "plan.json"] {
-            std::fs::copy(run.join("model").join(f), dir.join(f))?;
-        }
-        std::fs::copy(run.join("history.json"), dir.join("history.json"))?;
+        ship_model(run, &dir)?;
         println!("shipped to {}", dir.display());
     }
-    Ok(())
-}
-
-fn eval_bench(
-    checkpoint: &Path,
-    scenes: u64,
-    maps: Maps,
-    threshold: f64,
-    out: &Path,
-    device: &Device,
-    progress: bool,
-) -> Result<()> {
-    let (plan, model) = load_run_model(checkpoint, device)?;
-    let data = generate(&plan.data, Split::Test, 0..scenes, progress)?;
-    let (report, _) =
-        evaluate_on_bench(&model, &data, source(maps), PredictionRule::Absolute(threshold), device)?;
-    write_json(&out.join("metrics.json"), &report)?;
-    write_json(&out.join("manifest.json"), &manifest(&plan, Split::Test, scenes, &data.truths)?)?;
-    println!("{}", markdown_table(&[(&format!("{maps:?} maps, {}", checkpoint.display()), &report.flickr)]));
-    Ok(())
-}
-
-/// The real SoundNet-Flickr test set: frames brought to the model's size, whole audio
-/// peak-normalised (MSSL `new/testdata.py`), boxes of all annotators with the consensus rule.
-fn eval_real(checkpoint: &Path, root: &Path, threshold: f64, out: &Path, device: &Device) -> Result<()> {
-    let localizer = Localizer::from_dir_on(checkpoint, device)
-        .with_context(|| format!("loading the checkpoint in {}", checkpoint.display()))?
-        .with_audio_window(AudioWindow::WholeClipPeakNormalized);
-    let (items, load_report) = FlickrTestLayout::new(root).load(SkipPolicy::Skip)?;
-    eprintln!("{}", load_report.summary());
-    let size = localizer.inputs().image_size;
-    let mut maps = Vec::new();
-    let mut gts = Vec::new();
-    for item in &items {
-        let frame = load_rgb(&item.frame)?;
-        let logmel = localizer.audio().logmel_of_file(&item.audio)?;
-        let sounds = localizer.localize_logmel_at(&frame, &logmel, [size as usize, size as usize])?;
-        maps.push(sounds.agnostic);
-        let boxes: Vec<[f64; 4]> =
-            item.boxes.iter().map(|b| [b.bbox.x0, b.bbox.y0, b.bbox.x1, b.bbox.y1]).collect();
-        let scale = (size as f64 / item.width as f64, size as f64 / item.height as f64);
-        gts.push(ConsensusGt::from_scaled_boxes(&boxes, scale, size as usize, size as usize, 1)?);
-    }
-    if maps.is_empty() {
-        bail!("no test item could be loaded from {}", root.display());
-    }
-    let views =
-        maps.iter().map(|m| ScoreMap::new(m, size as usize, size as usize)).collect::<Result<Vec<_>, _>>()?;
-    let rule = PredictionRule::Absolute(threshold);
-    let ours = evaluate_localization(&views, &gts, rule, 0.5)?;
-    let whole = evaluate_baseline(Baseline::WholeImage, &gts, rule, 0.5)?;
-    let center = evaluate_baseline(Baseline::CenterBox { fraction: 0.5 }, &gts, rule, 0.5)?;
-    write_json(
-        &out.join("metrics.json"),
-        &json!({"model": ours, "whole_image": whole, "center_box": center, "items": items.len()}),
-    )?;
-    println!("| method | cIoU@0.5 | AUC |\n|---|---|---|");
-    println!("| ours | {:.3} | {:.3} |", ours.success_rate, ours.auc);
-    println!("| whole image | {:.3} | {:.3} |", whole.success_rate, whole.auc);
-    println!("| centre box | {:.3} | {:.3} |", center.success_rate, center.auc);
     Ok(())
 }
 

@@ -385,7 +385,7 @@ fn write_outputs(
     report: &AveReport,
     model_source: &str,
 ) -> Result<()> {
-    use crate::flickr::write_json;
+    use crate::run::write_json;
     write_json(&out.join("config.json"), config)?;
     write_json(&out.join("manifest.json"), manifest)?;
     let paper: Vec<serde_json::Value> = PAPER_TABLE

@@ -16,7 +16,8 @@ use av_data::layouts::audioset::AudioSetLayout;
 
 use crate::bench::{BenchData, SceneTruth, TruthObject, generate};
 use crate::eval::{SceneMaps, class_aware_evaluate, localize_all};
-use crate::flickr::{FlickrPlan, train_plan, train_plan_on, write_json};
+use crate::flickr::{FlickrPlan, train_plan, train_plan_on};
+use crate::run::write_json;
 use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
 use av_align::train::{Sample, save_model};
 

@@ -40,7 +40,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{BenchData, BenchDataConfig, SceneTruth, generate};
-use crate::flickr::write_json;
+use crate::run::write_json;
 use av_align::model::AvModel;
 use av_align::overlay::{jet, save_png};
 use av_align::{Error, Result};

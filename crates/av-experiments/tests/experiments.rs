@@ -184,3 +184,36 @@ fn multisource_runs_on_an_audioset_layout() {
     assert_eq!(report.rows.len(), 3);
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// `flickr_localize eval --data`: a SoundNet-Flickr test layout (written by the benchmark, the
+/// files of the real one) scored through the one-call API with the whole-clip protocol; every
+/// item is scored, beside the whole-image and centre-box baselines.
+#[test]
+fn real_flickr_test_layout_is_scored_through_the_localizer() {
+    use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
+    use av_experiments::flickr::run_real_test_set;
+    use av_experiments::run::RunContext;
+    use std::sync::Arc;
+    let root = tmp("real-test-layout");
+    let generator =
+        Generator::new(Arc::new(AssetPack::load_default().unwrap()), BenchConfig::localization(5)).unwrap();
+    let writer =
+        DatasetWriter::new(&root, Layout::Flickr, generator.config().clone(), WriteOptions::default())
+            .unwrap();
+    let scenes = generator.scenes(Split::Test, 0..6).unwrap();
+    let records = scenes.iter().map(|s| writer.write_scene(s)).collect::<Result<Vec<_>, _>>().unwrap();
+    writer.finish(records, generator.assets().fingerprint()).unwrap();
+    let ctx = RunContext::new(root.join("run"), Device::flex(), false).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints/flickr_compact");
+    let report = run_real_test_set(&ctx, &shipped, &root.join("test"), 0.5).unwrap();
+    assert_eq!(report.items, 6, "{}", report.loaded);
+    for s in [&report.model, &report.whole_image, &report.center_box] {
+        assert_eq!(s.cious.len(), 6);
+        assert!((0.0..=1.0).contains(&s.auc) && (0.0..=1.0).contains(&s.success_rate));
+    }
+    let table = report.table();
+    assert!(table.starts_with("| method | cIoU@0.5 | AUC |\n|---|---|---|\n| ours |"), "{table}");
+    assert!(ctx.path("metrics.json").is_file());
+    // A folder that is not a test layout is refused with an error, not an empty score.
+    assert!(run_real_test_set(&ctx, &shipped, &root.join("nowhere"), 0.5).is_err());
+}

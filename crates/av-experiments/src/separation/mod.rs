@@ -66,7 +66,7 @@ use burn::tensor::Device;
 use crate::run::read_json;
 use serde::{Deserialize, Serialize};
 
-use crate::flickr::write_json;
+use crate::run::write_json;
 use av_align::{Error, Result};
 
 mod data;

@@ -16,7 +16,7 @@ use crate::run::{bar, read_json};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::flickr::write_json;
+use crate::run::write_json;
 use av_align::train::{epoch_order, latest_published, publish_checkpoint};
 use av_align::{Error, Result};
 
