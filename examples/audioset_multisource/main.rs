@@ -13,6 +13,7 @@ use av_align::data::layouts::audioset::AudioSetLayout;
 use av_experiments::multisource::{
     MultiSourcePlan, load_audioset_split, markdown_table2, run_multisource, run_multisource_on,
 };
+use av_experiments::run::RunContext;
 use clap::{Parser, ValueEnum};
 
 /// Multi-source sound localization on AudioSet-instrument-style scenes (paper Table 2).
@@ -71,7 +72,7 @@ fn main() {
 
 fn run() -> Result<()> {
     let args = Args::parse();
-    let device = av_align::select_device()?;
+    let ctx = RunContext::new(&args.run, av_align::select_device()?, !args.quiet)?;
     let mut plan = match &args.plan {
         Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
         None => match args.preset {
@@ -84,7 +85,7 @@ fn run() -> Result<()> {
     }
     plan.base = plan.base.with_devices(&args.devices);
     let report = match &args.data {
-        None => run_multisource(&plan, &args.run, &device, !args.quiet)?,
+        None => run_multisource(&plan, &ctx)?,
         Some(root) => {
             let (train_layout, test_layout) = if root.join("normav.json").is_file() {
                 (AudioSetLayout::official_train(root), AudioSetLayout::official_val(root))
@@ -95,7 +96,7 @@ fn run() -> Result<()> {
             let (train, r1) = load_audioset_split(&train_layout, size)?;
             let (test, r2) = load_audioset_split(&test_layout, size)?;
             eprintln!("{}\n{}", r1.summary(), r2.summary());
-            run_multisource_on(&plan, &train.dataset, &test, &args.run, &device, !args.quiet)?
+            run_multisource_on(&plan, &train.dataset, &test, &ctx)?
         }
     };
     let table = markdown_table2(&report);

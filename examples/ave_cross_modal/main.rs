@@ -99,7 +99,7 @@ fn main() {
 
 fn run(args: &Args) -> Result<()> {
     let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)?;
-    let (device, progress) = (&ctx.device, ctx.progress);
+    let device = &ctx.device;
     let m = train_or_load(args.train, &args.checkpoint, args.stage1.as_deref(), &args.devices, &ctx)
         .with_context(|| format!("the model (--checkpoint {} / --train)", args.checkpoint.display()))?;
     let mut rows = Vec::new();
@@ -126,23 +126,15 @@ fn run(args: &Args) -> Result<()> {
         "device": av_align::device::describe(device),
     });
     let report = match &args.data {
-        Some(root) => run_real(
-            &rows,
-            root,
-            args.max_videos,
-            m.plan.data.image_size,
-            &args.out,
-            config,
-            &m.source,
-            device,
-            progress,
-        )?,
+        Some(root) => {
+            run_real(&rows, root, args.max_videos, m.plan.data.image_size, config, &m.source, &ctx)?
+        }
         None => {
             let mut synth = AveSynthConfig::new(m.plan.data.bench.seed, m.plan.data.image_size, args.videos);
             synth.pool_scenes = args.pool;
             synth.noise_prob = args.noise_prob;
             synth.seed = args.seed;
-            run_synthetic(&rows, &synth, args.batch, &args.out, config, &m.source, device, progress)?
+            run_synthetic(&rows, &synth, args.batch, config, &m.source, &ctx)?
         }
     };
     println!("{}", report.table());

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use av_align::separation::GuidanceKind;
+use av_experiments::run::RunContext;
 use av_experiments::separation::{Guide, PAPER_TABLE3, SeparationPlan, TrainingSet, run_separation};
 use clap::{Parser, ValueEnum};
 
@@ -234,10 +235,10 @@ fn run(args: Args) -> Result<()> {
             Training::Multi => TrainingSet::MultiSource,
         }];
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let guide = guide(&args, &device)?;
-    eprintln!("device: {}; guide: {}", av_align::device::describe(&device), guide.origin);
-    let outcome = run_separation(&plan, &guide, &args.out, &device, !args.quiet)?;
+    let ctx = RunContext::new(&args.out, device, !args.quiet)?;
+    let guide = guide(&args, &ctx.device)?;
+    eprintln!("device: {}; guide: {}", av_align::device::describe(&ctx.device), guide.origin);
+    let outcome = run_separation(&plan, &guide, &ctx)?;
     println!("{}", outcome.markdown);
     println!("Paper's Table 3 (MUSIC, SDR / SIR / SAR; single-source | multi-source):");
     for (name, s, m) in PAPER_TABLE3 {

@@ -76,7 +76,7 @@ fn main() {
 
 fn run(args: &Args) -> Result<()> {
     let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)?;
-    let (device, progress) = (&ctx.device, ctx.progress);
+    let device = &ctx.device;
     let models = train_or_load(args.train, &args.checkpoint, None, &args.devices, &ctx)
         .with_context(|| format!("the model (--checkpoint {} / --train)", args.checkpoint.display()))?;
     let (plan, model, source) = (models.plan, models.stage2, models.source);
@@ -85,18 +85,7 @@ fn run(args: &Args) -> Result<()> {
         "checkpoint": args.checkpoint, "train": args.train, "levels": args.levels, "queries": args.queries,
         "model_source": source, "plan": plan, "device": av_align::device::describe(device),
     });
-    let report = run_retrieval(
-        &model,
-        &data,
-        args.scenes,
-        args.queries,
-        args.batch,
-        &args.out,
-        config,
-        &source,
-        device,
-        progress,
-    )?;
+    let report = run_retrieval(&model, &data, args.scenes, args.queries, args.batch, config, &source, &ctx)?;
     println!("{}", report.table());
     println!(
         "{} scenes, model: {source}; {:.1} s; picture {}, outputs in {}",

@@ -40,6 +40,8 @@ use av_align::model::AvModel;
 use av_align::preprocess::frame_chw;
 use av_align::{Error, Result};
 
+use crate::run::{RunContext, bar, write_json};
+
 /// The supplement's Table 1 (AVE test set, strict accuracy in %): `(model, A2V, V2A)`.
 pub const PAPER_TABLE: [(&str, f64, f64); 4] =
     [("DCCA", 34.8, 34.1), ("AVDLN", 44.8, 35.6), ("Ours", 41.5, 43.8), ("Ours w/ align", 43.8, 44.3)];
@@ -385,7 +387,6 @@ fn write_outputs(
     report: &AveReport,
     model_source: &str,
 ) -> Result<()> {
-    use crate::run::write_json;
     write_json(&out.join("config.json"), config)?;
     write_json(&out.join("manifest.json"), manifest)?;
     let paper: Vec<serde_json::Value> = PAPER_TABLE
@@ -427,18 +428,17 @@ pub fn run_synthetic(
     rows: &[ScoredModel<'_>],
     synth: &AveSynthConfig,
     batch: usize,
-    out: &Path,
     config: serde_json::Value,
     model_source: &str,
-    device: &Device,
-    progress: bool,
+    ctx: &RunContext,
 ) -> Result<AveReport> {
+    let (out, device, progress) = (ctx.out.as_path(), &ctx.device, ctx.progress);
     if rows.is_empty() {
         return Err(Error::Config("no model to evaluate".into()));
     }
     let started = std::time::Instant::now();
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let bar = crate::run::bar(synth.pool_scenes, "pool scenes", progress);
+    let bar = bar(synth.pool_scenes, "pool scenes", progress);
     let pool = build_pool(synth, &|| {
         if let Some(b) = &bar {
             b.inc(1);
@@ -511,12 +511,11 @@ pub fn run_real(
     root: &Path,
     max_videos: usize,
     image_size: u32,
-    out: &Path,
     config: serde_json::Value,
     model_source: &str,
-    device: &Device,
-    progress: bool,
+    ctx: &RunContext,
 ) -> Result<AveReport> {
+    let (out, device, progress) = (ctx.out.as_path(), &ctx.device, ctx.progress);
     if rows.is_empty() {
         return Err(Error::Config("no model to evaluate".into()));
     }
@@ -525,7 +524,7 @@ pub fn run_real(
     // The bar's length: the test videos load_real_ave will read (the annotations are re-read,
     // a few kB, only when the bar is shown).
     let total = if progress { real_test_videos(root, max_videos) } else { 0 };
-    let bar = crate::run::bar(total, "AVE test videos", progress);
+    let bar = bar(total, "AVE test videos", progress);
     let (videos, skipped) = load_real_ave(root, max_videos, 10, image_size, &|| {
         if let Some(b) = &bar {
             b.inc(1);

@@ -17,7 +17,7 @@ use av_data::layouts::audioset::AudioSetLayout;
 use crate::bench::{BenchData, SceneTruth, TruthObject, generate};
 use crate::eval::{SceneMaps, class_aware_evaluate, localize_all};
 use crate::flickr::{FlickrPlan, train_plan, train_plan_on};
-use crate::run::write_json;
+use crate::run::{RunContext, write_json};
 use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
 use av_align::train::{Sample, save_model};
 
@@ -157,12 +157,8 @@ fn agnostic_by_level(
 ///
 /// # Errors
 /// Training, data and metric errors.
-pub fn run_multisource(
-    plan: &MultiSourcePlan,
-    run_dir: &Path,
-    device: &Device,
-    progress: bool,
-) -> Result<MultiSourceReport> {
+pub fn run_multisource(plan: &MultiSourcePlan, ctx: &RunContext) -> Result<MultiSourceReport> {
+    let (run_dir, device, progress) = (ctx.out.as_path(), &ctx.device, ctx.progress);
     let started = Instant::now();
     write_json(&run_dir.join("multisource_plan.json"), plan)?;
     let base = &plan.base;
@@ -181,10 +177,9 @@ pub fn run_multisource_on(
     plan: &MultiSourcePlan,
     train: &dyn av_align::train::BatchSource,
     test: &BenchData,
-    run_dir: &Path,
-    device: &Device,
-    progress: bool,
+    ctx: &RunContext,
 ) -> Result<MultiSourceReport> {
+    let (run_dir, device, progress) = (ctx.out.as_path(), &ctx.device, ctx.progress);
     let started = Instant::now();
     write_json(&run_dir.join("multisource_plan.json"), plan)?;
     let mut base = plan.base.clone();

@@ -21,13 +21,13 @@
 //!   sounding classes (silent distractors do not count), so with single-source scenes "the same
 //!   instrument" (`Relevance::SameLabel` over the set as a bit mask).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use av_data::Split;
 use av_data::bench::AssetPack;
 use av_data::image_io::resize_bilinear;
 use av_data::rng::SplitMix64;
-use av_data::viz::{draw_text, grid};
+use av_data::viz::{array_image, draw_text, grid, save_png};
 use av_metrics::retrieval::{
     CrossModalRetrieval, RetrievalSummary, cosine_similarity, retrieval_from_similarity,
 };
@@ -40,9 +40,8 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{BenchData, BenchDataConfig, SceneTruth, generate};
-use crate::run::write_json;
+use crate::run::{RunContext, write_json};
 use av_align::model::AvModel;
-use av_align::overlay::{jet, save_png};
 use av_align::{Error, Result};
 
 /// Which global embedding of a clip / frame is compared (see the module documentation).
@@ -323,14 +322,8 @@ pub fn top_k(similarity: &[f64], n_gallery: usize, q: usize, k: usize) -> Vec<us
 /// A log-mel `(T, F)` as a picture: time left to right, low frequencies at the bottom, `jet`
 /// colours over its own min-max range.
 pub fn logmel_image(logmel: &Array2<f32>, width: u32, height: u32) -> RgbImage {
-    let (t, f) = logmel.dim();
     let (lo, hi) = logmel.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let raw = RgbImage::from_fn(t.max(1) as u32, f.max(1) as u32, |x, y| {
-        let v = logmel.get([x as usize, f - 1 - y as usize]).copied().unwrap_or(lo);
-        Rgb(jet((v - lo) / span))
-    });
-    resize_bilinear(&raw, width, height)
+    resize_bilinear(&array_image(&logmel.t().to_owned(), lo, hi, true), width, height)
 }
 
 /// The top-`k` frames of a few audio queries, one row per query: the query's log-mel with its
@@ -441,12 +434,11 @@ pub fn run_retrieval(
     scenes: u64,
     queries: usize,
     batch: usize,
-    out: &Path,
     config: serde_json::Value,
     model_source: &str,
-    device: &Device,
-    progress: bool,
+    ctx: &RunContext,
 ) -> Result<RetrievalReport> {
+    let (out, device, progress) = (ctx.out.as_path(), &ctx.device, ctx.progress);
     let started = std::time::Instant::now();
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let data = generate(data_config, Split::Test, 0..scenes, progress)?;

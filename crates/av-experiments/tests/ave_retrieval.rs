@@ -18,6 +18,7 @@ use av_experiments::models::load_checkpoint_with_plan;
 use av_experiments::retrieval::{
     EmbeddingKind, RelevanceKind, SceneEmbeddings, evaluate_embeddings, random_baseline, run_retrieval, top_k,
 };
+use av_experiments::run::RunContext;
 use av_testkit::tmp_dir as tmp;
 use burn::tensor::Device;
 
@@ -119,7 +120,15 @@ fn ave_cross_modal_runs_end_to_end_on_a_tiny_model() {
     let out = tmp("ave-out");
     let synth = small_synth(16);
     let config = serde_json::json!({"test": true});
-    let report = run_synthetic(&rows, &synth, 8, &out, config, "tiny", &device, false).unwrap();
+    let report = run_synthetic(
+        &rows,
+        &synth,
+        8,
+        config,
+        "tiny",
+        &RunContext::new(&out, device.clone(), false).unwrap(),
+    )
+    .unwrap();
     assert_eq!(report.rows.len(), 3);
     assert_eq!(report.evaluated_videos, 16);
     for r in &report.rows {
@@ -179,9 +188,16 @@ fn ave_cross_modal_reads_a_real_ave_layout() {
     fake_ave(&root);
     let out = tmp("ave-real-out");
     let rows = [ScoredModel { name: "stage-2 align", model: &stage2, kind: ScoreKind::Align }];
-    let report =
-        run_real(&rows, &root, 10, plan.data.image_size, &out, serde_json::json!({}), "tiny", &device, false)
-            .unwrap();
+    let report = run_real(
+        &rows,
+        &root,
+        10,
+        plan.data.image_size,
+        serde_json::json!({}),
+        "tiny",
+        &RunContext::new(&out, device.clone(), false).unwrap(),
+    )
+    .unwrap();
     assert_eq!(report.evaluated_videos, 2);
     assert!((0.0..=1.0).contains(&report.rows[0].a2v));
     // Chance: event lengths 4 and 3 -> (1/7 + 1/8) / 2.
@@ -190,7 +206,16 @@ fn ave_cross_modal_reads_a_real_ave_layout() {
     assert_eq!(manifest["videos"][0]["id"], "vidA");
     // A missing root is a clear error, not a panic.
     assert!(
-        run_real(&rows, &root.join("nope"), 10, 64, &out, serde_json::json!({}), "", &device, false).is_err()
+        run_real(
+            &rows,
+            &root.join("nope"),
+            10,
+            64,
+            serde_json::json!({}),
+            "",
+            &RunContext::new(&out, device.clone(), false).unwrap()
+        )
+        .is_err()
     );
     std::fs::remove_dir_all(&root).ok();
     std::fs::remove_dir_all(&out).ok();
@@ -202,8 +227,17 @@ fn retrieval_runs_end_to_end_on_a_tiny_model() {
     let (plan, model, _) = load_checkpoint_with_plan(&tiny_run().join("model"), None, &device).unwrap();
     let out = tmp("retrieval-out");
     let data = plan.data.clone().with_levels(vec![1]);
-    let report =
-        run_retrieval(&model, &data, 12, 2, 6, &out, serde_json::json!({}), "tiny", &device, false).unwrap();
+    let report = run_retrieval(
+        &model,
+        &data,
+        12,
+        2,
+        6,
+        serde_json::json!({}),
+        "tiny",
+        &RunContext::new(&out, device.clone(), false).unwrap(),
+    )
+    .unwrap();
     assert_eq!(report.scenes, 12);
     // Three embeddings and the random baseline, each under both relevances.
     assert_eq!(report.rows.len(), 8);

@@ -11,6 +11,7 @@ use av_align::model::MapSource;
 use av_experiments::flickr::{FlickrPlan, evaluate_on_bench, load_run_model, train_plan, write_overlays};
 use av_experiments::generate;
 use av_experiments::multisource::{MultiSourcePlan, markdown_table2, run_multisource};
+use av_experiments::run::RunContext;
 use av_testkit::tmp_dir as tmp;
 use burn::tensor::Device;
 
@@ -62,7 +63,9 @@ fn flickr_plan_trains_resumes_and_evaluates_with_pictures() {
 fn multisource_table_has_three_methods_and_levels() {
     let device = Device::flex();
     let run = tmp("multisource");
-    let report = run_multisource(&MultiSourcePlan::tiny(), &run, &device, false).unwrap();
+    let report =
+        run_multisource(&MultiSourcePlan::tiny(), &RunContext::new(&run, device.clone(), false).unwrap())
+            .unwrap();
     assert_eq!(report.rows.len(), 3);
     for row in &report.rows {
         assert!(!row.levels.is_empty());
@@ -176,9 +179,7 @@ fn multisource_runs_on_an_audioset_layout() {
         &MultiSourcePlan::tiny(),
         &train.dataset,
         &test,
-        &root.join("run"),
-        &Device::flex(),
-        false,
+        &RunContext::new(root.join("run"), Device::flex(), false).unwrap(),
     )
     .unwrap();
     assert_eq!(report.rows.len(), 3);
@@ -192,7 +193,6 @@ fn multisource_runs_on_an_audioset_layout() {
 fn real_flickr_test_layout_is_scored_through_the_localizer() {
     use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
     use av_experiments::flickr::run_real_test_set;
-    use av_experiments::run::RunContext;
     use std::sync::Arc;
     let root = tmp("real-test-layout");
     let generator =

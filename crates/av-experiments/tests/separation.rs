@@ -9,6 +9,7 @@ use av_align::separation::{
     separate_inputs,
 };
 use av_experiments::flickr::FlickrPlan;
+use av_experiments::run::RunContext;
 use av_experiments::separation::{Guide, SeparationPlan, prepare_data, run_separation, score, separate_test};
 use av_testkit::tmp_dir as tmp;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -30,7 +31,8 @@ fn tiny_run_trains_evaluates_writes_and_resumes() {
     assert_eq!(reloaded.image_size, guide.image_size);
 
     let plan = SeparationPlan::tiny();
-    let outcome = run_separation(&plan, &guide, &out, &device, false).unwrap();
+    let outcome =
+        run_separation(&plan, &guide, &RunContext::new(&out, device.clone(), false).unwrap()).unwrap();
     // Mixture, ideal masks, Grad-CAM x 2 columns, 3 trained variants x 2 training sets.
     assert_eq!(outcome.rows.len(), 2 + 2 + 6);
     for row in &outcome.rows {
@@ -65,14 +67,15 @@ fn tiny_run_trains_evaluates_writes_and_resumes() {
     assert!(picture.width() >= 6 * 256 && picture.height() >= 2 * 256);
 
     // A second run loads the finished variants instead of training them again: same numbers.
-    let again = run_separation(&plan, &guide, &out, &device, false).unwrap();
+    let again =
+        run_separation(&plan, &guide, &RunContext::new(&out, device.clone(), false).unwrap()).unwrap();
     for (a, b) in outcome.rows.iter().zip(&again.rows) {
         assert_eq!(a.method, b.method);
         assert!((a.sdr - b.sdr).abs() < 1e-9 || (a.sdr.is_nan() && b.sdr.is_nan()), "{a:?} vs {b:?}");
     }
     // Another plan in the same folder is refused.
     let other = SeparationPlan { test_pairs: 2, ..SeparationPlan::tiny() };
-    assert!(run_separation(&other, &guide, &out, &device, false).is_err());
+    assert!(run_separation(&other, &guide, &RunContext::new(&out, device.clone(), false).unwrap()).is_err());
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -178,9 +181,14 @@ fn a_music_layout_runs_through_the_same_pipeline() {
     )
     .unwrap();
     let plan = SeparationPlan { data_root: Some(root.join("data")), test_pairs: 2, ..SeparationPlan::tiny() };
-    let outcome = run_separation(&plan, &guide, &root.join("run"), &device, false).unwrap();
+    let outcome =
+        run_separation(&plan, &guide, &RunContext::new(root.join("run"), device.clone(), false).unwrap())
+            .unwrap();
     assert!(outcome.rows.iter().any(|r| r.method.starts_with("Ideal") && r.evaluated > 0));
     let missing = SeparationPlan { data_root: Some(root.join("nowhere")), ..SeparationPlan::tiny() };
-    assert!(run_separation(&missing, &guide, &root.join("run2"), &device, false).is_err());
+    assert!(
+        run_separation(&missing, &guide, &RunContext::new(root.join("run2"), device.clone(), false).unwrap())
+            .is_err()
+    );
     std::fs::remove_dir_all(&root).ok();
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
+use ndarray::Array2;
 
 use crate::error::{DataError, Result, io_err};
 
@@ -57,6 +58,23 @@ pub fn overlay(frame: &RgbImage, map: &[f32], width: usize, height: usize, alpha
     }))
 }
 
+/// A 2-D array as a picture, one pixel per value: column `j` left to right, row 0 at the
+/// bottom (spectrograms and masks: low frequencies down); values mapped from `[lo, hi]` to
+/// [`jet`] colours (`colour`) or grey levels, clamped.
+pub fn array_image(a: &Array2<f32>, lo: f32, hi: f32, colour: bool) -> RgbImage {
+    let (rows, cols) = a.dim();
+    let span = (hi - lo).max(1e-6);
+    RgbImage::from_fn(cols as u32, rows as u32, |x, y| {
+        let v = ((a[[rows - 1 - y as usize, x as usize]] - lo) / span).clamp(0.0, 1.0);
+        if colour {
+            Rgb(jet(v))
+        } else {
+            let g = (v * 255.0).round() as u8;
+            Rgb([g, g, g])
+        }
+    })
+}
+
 /// Saves an image as PNG, creating the parent directory.
 ///
 /// # Errors
@@ -89,5 +107,21 @@ mod tests {
         let hot = out.get_pixel(7, 7).0;
         let cold = out.get_pixel(0, 0).0;
         assert!(hot[0] > hot[2] && cold[2] > cold[0], "{hot:?} {cold:?}");
+    }
+
+    #[test]
+    fn array_image_puts_row_zero_at_the_bottom_and_maps_the_range() {
+        let a = Array2::from_shape_vec((2, 3), vec![0.0, 0.5, 1.0, 2.0, 2.0, -1.0]).unwrap();
+        let grey = array_image(&a, 0.0, 1.0, false);
+        assert_eq!(grey.dimensions(), (3, 2));
+        // Row 0 of the array is the bottom row of the picture.
+        assert_eq!(grey.get_pixel(0, 1).0, [0, 0, 0]);
+        assert_eq!(grey.get_pixel(1, 1).0, [128, 128, 128]);
+        assert_eq!(grey.get_pixel(2, 1).0, [255, 255, 255]);
+        // Values outside [lo, hi] are clamped.
+        assert_eq!(grey.get_pixel(0, 0).0, [255, 255, 255]);
+        assert_eq!(grey.get_pixel(2, 0).0, [0, 0, 0]);
+        let colour = array_image(&a, 0.0, 1.0, true);
+        assert_eq!(colour.get_pixel(2, 1).0, jet(1.0));
     }
 }

@@ -1,10 +1,11 @@
 //! All drawing of the workspace: boxes and labels on frames (for pictures of the benchmark and
 //! of predictions, with a built-in 5x7 bitmap font so no font file is needed), heatmaps blended
-//! over frames ([`overlay`], [`jet`]), tiling ([`grid`]) and PNG output ([`save_png`]).
+//! over frames ([`overlay`], [`jet`]), arrays as pictures ([`array_image`]), captions
+//! ([`caption`]), tiling ([`grid`]) and PNG output ([`save_png`]).
 
 mod heatmap;
 
-pub use heatmap::{jet, overlay, save_png};
+pub use heatmap::{array_image, jet, overlay, save_png};
 
 use image::{Rgb, RgbImage};
 
@@ -183,6 +184,11 @@ pub fn grid(images: &[RgbImage], cols: u32, pad: u32, background: [u8; 3]) -> Rg
         );
     }
     out
+}
+
+/// A caption in the top-left corner: white 1x text on a black box (the label of a tile).
+pub fn caption(img: &mut RgbImage, text: &str) {
+    draw_text(img, 3, 3, text, 1, [255, 255, 255], Some([0, 0, 0]));
 }
 
 #[cfg(test)]

@@ -4,14 +4,12 @@ use std::path::{Path, PathBuf};
 
 use av_data::bbox::BBox;
 use av_data::image_io::resize_bilinear;
-use av_data::viz::{draw_box, draw_text, grid};
-use image::RgbImage;
+use av_data::viz::{caption, draw_box, grid, overlay, save_png};
 
 use av_align::Result;
 
 use crate::bench::BenchData;
 use crate::eval::SceneMaps;
-use av_align::overlay::{overlay, save_png};
 
 /// Writes one picture per scene: the frame with its sounding boxes, the class-agnostic overlay
 /// and the per-class overlays of the two most probable audio classes. Returns the paths.
@@ -36,10 +34,10 @@ pub fn write_overlays(
             let b = BBox::new(o.bbox[0] * scale, o.bbox[1] * scale, o.bbox[2] * scale, o.bbox[3] * scale);
             draw_box(&mut annotated, &b, [0, 255, 0], 2, false);
         }
-        label(&mut annotated, "input + sounding boxes");
+        caption(&mut annotated, "input + sounding boxes");
         let mut tiles = vec![annotated];
         let mut agn = overlay(frame, &m.agnostic, m.size, m.size, 0.6)?;
-        label(&mut agn, "all sounds");
+        caption(&mut agn, "all sounds");
         tiles.push(agn);
         let mut order: Vec<usize> = (0..m.audio_probs.len()).collect();
         order.sort_by(|&a, &b| m.audio_probs[b].total_cmp(&m.audio_probs[a]));
@@ -54,7 +52,7 @@ pub fn write_overlays(
             let name = data.class_names.get(c).map_or("?", String::as_str);
             let sounds =
                 if truth.objects.iter().any(|o| o.sounding && o.class == c) { "plays" } else { "silent" };
-            label(&mut t, &format!("{name} p={:.2} ({sounds})", m.audio_probs[c]));
+            caption(&mut t, &format!("{name} p={:.2} ({sounds})", m.audio_probs[c]));
             tiles.push(t);
         }
         let picture = grid(&tiles, tiles.len() as u32, 4, [255, 255, 255]);
@@ -63,8 +61,4 @@ pub fn write_overlays(
         paths.push(path);
     }
     Ok(paths)
-}
-
-pub(super) fn label(img: &mut RgbImage, text: &str) {
-    draw_text(img, 3, 3, text, 1, [255, 255, 255], Some([0, 0, 0]));
 }

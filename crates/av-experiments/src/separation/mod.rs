@@ -56,17 +56,16 @@
 //! (SoP: SGD lr 1e-3 for 100 epochs on 4 GPUs, out of reach on a CPU); the guide stays frozen.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use av_metrics::Align;
 use av_separation::{GuidanceKind, Mixer, SeparationNetConfig, oracle_estimates};
-use burn::tensor::Device;
 
 use crate::run::read_json;
 use serde::{Deserialize, Serialize};
 
-use crate::run::write_json;
+use crate::run::{RunContext, write_json};
 use av_align::{Error, Result};
 
 mod data;
@@ -248,13 +247,8 @@ pub struct SeparationOutcome {
 /// # Errors
 /// [`Error::Checkpoint`] when `out` holds a run of another plan or guide; data, training and
 /// evaluation errors.
-pub fn run_separation(
-    plan: &SeparationPlan,
-    guide: &Guide,
-    out: &Path,
-    device: &Device,
-    progress: bool,
-) -> Result<SeparationOutcome> {
+pub fn run_separation(plan: &SeparationPlan, guide: &Guide, ctx: &RunContext) -> Result<SeparationOutcome> {
+    let (out, device, progress) = (ctx.out.as_path(), &ctx.device, ctx.progress);
     let started = Instant::now();
     plan.validate()?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;

@@ -5,36 +5,19 @@ use std::path::{Path, PathBuf};
 
 use av_data::classes::Vocabulary;
 use av_data::image_io::resize_bilinear;
-use av_data::viz::{draw_text, grid};
+use av_data::viz::{array_image, caption, grid, overlay, save_png};
 use av_separation::{GuidanceKind, Mixer};
-use image::{Rgb, RgbImage};
-
-use ndarray::Array2;
+use image::RgbImage;
 
 use av_align::Result;
-use av_align::overlay::{jet, overlay, save_png};
 
 use super::data::SeparationData;
 use super::score::VariantOutput;
 use super::{SeparationPlan, TrainingSet};
 
 /// A `(256, 256)` array (rows low to high) as a picture, low rows at the bottom.
-pub(super) fn array_picture(a: &Array2<f32>, lo: f32, hi: f32, colour: bool) -> RgbImage {
-    let (rows, cols) = a.dim();
-    let span = (hi - lo).max(1e-6);
-    RgbImage::from_fn(cols as u32, rows as u32, |x, y| {
-        let v = ((a[[rows - 1 - y as usize, x as usize]] - lo) / span).clamp(0.0, 1.0);
-        if colour {
-            Rgb(jet(v))
-        } else {
-            let g = (v * 255.0).round() as u8;
-            Rgb([g, g, g])
-        }
-    })
-}
-
-pub(super) fn labelled(mut img: RgbImage, text: &str) -> RgbImage {
-    draw_text(&mut img, 3, 3, text, 1, [255, 255, 255], Some([0, 0, 0]));
+fn labelled(mut img: RgbImage, text: &str) -> RgbImage {
+    caption(&mut img, text);
     img
 }
 
@@ -84,14 +67,14 @@ pub(super) fn write_examples(
         let mut tiles = Vec::new();
         for (n, &class) in item.origin.classes.iter().enumerate() {
             let cname = names.get(class).copied().unwrap_or("?");
-            tiles.push(labelled(array_picture(logmag, lo, hi, true), "mixture log|X|"));
+            tiles.push(labelled(array_image(logmag, lo, hi, true), "mixture log|X|"));
             tiles.push(labelled(
-                array_picture(&item.example.targets[n], 0.0, 1.0, false),
+                array_image(&item.example.targets[n], 0.0, 1.0, false),
                 &format!("ideal {cname}"),
             ));
             for (kind, set, label) in shown {
                 let tile = match outputs.get(&(kind, set)) {
-                    Some(o) => array_picture(&o.masks[i][n], 0.0, 1.0, false),
+                    Some(o) => array_image(&o.masks[i][n], 0.0, 1.0, false),
                     None => RgbImage::new(256, 256),
                 };
                 tiles.push(labelled(tile, label));
