@@ -15,7 +15,7 @@ use crate::eval::SceneMaps;
 /// and the per-class overlays of the two most probable audio classes. Returns the paths.
 ///
 /// # Errors
-/// [`Error::Io`], [`Error::Shape`].
+/// [`av_align::Error::Data`] (a picture that cannot be written or a map of another size).
 pub fn write_overlays(
     data: &BenchData,
     maps: &[SceneMaps],
