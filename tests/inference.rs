@@ -99,3 +99,31 @@ fn own_image_and_mixture_separate_by_class_or_point() {
     assert!(written.iter().all(|p| p.is_file()));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The message chain a command line prints (`{:#}` of anyhow: each error, then its sources).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// A missing file is named once, with its reason once (not "No such file ...: No such file ..."),
+/// whether the image or the audio is missing.
+#[test]
+fn a_missing_file_is_reported_once() {
+    let dir = tmp("missing");
+    let (_, image, audio) = scene_files(&dir);
+    let localizer = Localizer::from_dir_on(shipped(), &Device::flex()).unwrap();
+    for (img, aud) in [(dir.join("nope.png"), audio.clone()), (image.clone(), dir.join("nope.wav"))] {
+        let err = localizer.localize_files(&img, &aud).unwrap_err();
+        let text = chain(&err);
+        let missing = if img.is_file() { aud } else { img };
+        assert_eq!(text.matches(&*missing.to_string_lossy()).count(), 1, "{text}");
+        assert!(text.matches("os error").count() <= 1, "{text}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

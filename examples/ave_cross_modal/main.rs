@@ -101,7 +101,7 @@ fn run(args: &Args) -> Result<()> {
     let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)?;
     let device = &ctx.device;
     let m = train_or_load(args.train, &args.checkpoint, args.stage1.as_deref(), &args.devices, &ctx)
-        .with_context(|| format!("the model (--checkpoint {} / --train)", args.checkpoint.display()))?;
+        .context("the model (--checkpoint or --train)")?;
     let mut rows = Vec::new();
     if let Some(s1) = &m.stage1 {
         rows.push(ScoredModel {

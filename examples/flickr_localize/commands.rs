@@ -19,18 +19,17 @@ use crate::cli::{Args, Command, Maps};
 
 pub fn run(args: Args) -> Result<()> {
     let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+        .context("creating the run folder")?;
     let command = args.command.unwrap_or(Command::Demo {
         checkpoint: "assets/checkpoints/flickr_compact".into(),
         scenes: 64,
         pictures: 8,
         threshold: 0.5,
     });
-    let loading = |checkpoint: &Path| format!("loading the checkpoint in {}", checkpoint.display());
     match command {
         Command::Demo { checkpoint, scenes, pictures, threshold } => {
             let demo = run_demo(&ctx, &checkpoint, scenes, pictures, threshold)
-                .with_context(|| loading(&checkpoint))?;
+                .context("loading the model folder")?;
             println!("{}", demo.table);
             println!(
                 "{} scenes in {:.1} s; overlays in {}, report {}, metrics {}",
@@ -49,13 +48,13 @@ pub fn run(args: Args) -> Result<()> {
             match data {
                 Some(root) => {
                     let report = run_real_test_set(&ctx, &checkpoint, &root, threshold)
-                        .with_context(|| loading(&checkpoint))?;
+                        .context("loading the model folder")?;
                     eprintln!("{}", report.loaded);
                     print!("{}", report.table());
                 }
                 None => {
                     let (_, table) = run_bench_eval(&ctx, &checkpoint, scenes, source(maps), threshold)
-                        .with_context(|| loading(&checkpoint))?;
+                        .context("loading the model folder")?;
                     println!("{table}");
                 }
             }
@@ -126,10 +125,10 @@ fn train(
 
 fn localize_pair(checkpoint: &Path, image: &Path, audio: &Path, out: &Path, device: &Device) -> Result<()> {
     let localizer = Localizer::from_dir_on(checkpoint, device)
-        .with_context(|| format!("loading the checkpoint in {}", checkpoint.display()))?;
-    let original = load_rgb(image).with_context(|| format!("reading {}", image.display()))?;
-    let logmel =
-        localizer.audio().logmel_of_file(audio).with_context(|| format!("reading {}", audio.display()))?;
+        .context("loading the model folder")?;
+    // The library's errors name the file; no context is added.
+    let original = load_rgb(image)?;
+    let logmel = localizer.audio().logmel_of_file(audio)?;
     let sounds = localizer.localize_logmel(&original, &logmel)?;
     let path = out.join("localized.png");
     save_png(&path, &sounds.overlay(&original)?)?;

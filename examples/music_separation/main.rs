@@ -139,7 +139,7 @@ fn main() {
 fn guide(args: &Args, device: &burn::tensor::Device) -> Result<Guide> {
     if args.guide.join("model.bpk").is_file() {
         return Guide::load(&args.guide, device)
-            .with_context(|| format!("loading the guide in {}", args.guide.display()));
+            .context("loading the guide");
     }
     let preset = args.guide_preset.unwrap_or(match args.preset {
         Preset::Tiny => av_experiments::models::Preset::Tiny,
@@ -181,7 +181,7 @@ fn separate_own(
     }
     let separator = Separator::new(
         av_align::Localizer::from_dir_on(&args.guide, device)
-            .with_context(|| format!("loading the guide in {}", args.guide.display()))?,
+            .context("loading the guide")?,
     )?;
     let out = separator.separate_files(image, audio, &[choice])?;
     let files = out.write_wavs(&args.out)?;

@@ -78,7 +78,7 @@ fn run(args: &Args) -> Result<()> {
     let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)?;
     let device = &ctx.device;
     let models = train_or_load(args.train, &args.checkpoint, None, &args.devices, &ctx)
-        .with_context(|| format!("the model (--checkpoint {} / --train)", args.checkpoint.display()))?;
+        .context("the model (--checkpoint or --train)")?;
     let (plan, model, source) = (models.plan, models.stage2, models.source);
     let data = plan.data.clone().with_levels(args.levels.clone());
     let config = json!({

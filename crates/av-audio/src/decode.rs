@@ -52,7 +52,7 @@ impl Audio {
 /// [`AudioError::InvalidSampleRate`].
 pub fn load_mono(path: impl AsRef<Path>) -> Result<Audio> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|source| AudioError::Io { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|error| AudioError::Io { path: path.to_path_buf(), error })?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -157,7 +157,7 @@ pub fn write_wav_f32(path: impl AsRef<Path>, audio: &Audio) -> Result<()> {
     ensure_finite("write_wav_f32", &audio.samples)?;
     let io = |e: hound::Error| AudioError::Io {
         path: path.to_path_buf(),
-        source: match e {
+        error: match e {
             hound::Error::IoError(io) => io,
             other => std::io::Error::other(other.to_string()),
         },

@@ -10,12 +10,12 @@ pub type Result<T, E = AudioError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     /// The file could not be opened or read.
-    #[error("cannot read audio file {path}: {source}")]
+    #[error("cannot read audio file {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The operating-system error.
-        source: std::io::Error,
+        /// The operating-system error (in the message, so not repeated as a `source`).
+        error: std::io::Error,
     },
     /// The container or codec is not one that can be decoded (or the file is not audio at all).
     #[error("unsupported audio format in {path}: {detail}")]

@@ -9,12 +9,12 @@ pub type Result<T, E = DataError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file or directory could not be read, listed or written.
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The operating-system error.
-        source: std::io::Error,
+        /// The operating-system error (in the message, so not repeated as a `source`).
+        error: std::io::Error,
     },
     /// A file the layout requires does not exist.
     #[error("missing {what}: {path} does not exist")]
@@ -88,7 +88,7 @@ pub enum DataError {
         detail: String,
     },
     /// An audio file cannot be decoded or written (the inner error names the file).
-    #[error("audio error: {0}")]
+    #[error(transparent)]
     Audio(#[from] av_audio::AudioError),
     /// A class name in an annotation is not part of the vocabulary.
     #[error("unknown class {name:?} in {path}")]
@@ -161,7 +161,7 @@ impl DataError {
 
 /// `DataError::Io` for `path`.
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
-    move |source| DataError::Io { path: path.to_path_buf(), source }
+    move |error| DataError::Io { path: path.to_path_buf(), error }
 }
 
 /// `DataError::Json` for `path`.

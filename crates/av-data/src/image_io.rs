@@ -139,7 +139,7 @@ where
 {
     let path = path.as_ref();
     img.save_with_format(path, image::ImageFormat::Png).map_err(|e| match e {
-        image::ImageError::IoError(source) => DataError::Io { path: path.to_path_buf(), source },
+        image::ImageError::IoError(error) => DataError::Io { path: path.to_path_buf(), error },
         other => image_err(path, other),
     })
 }
