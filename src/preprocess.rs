@@ -121,6 +121,9 @@ pub enum AudioWindow {
     /// The whole clip, peak-normalised (clips under [`MIN_WHOLE_CLIP`] samples first padded to
     /// 5 s): the SoundNet-Flickr test loader (MSSL `new/testdata.py`).
     WholeClipPeakNormalized,
+    /// The whole clip as it is (only resampled): the guide of the separation experiment hears
+    /// each 5.94-s mixture whole (the trunks pool over time).
+    WholeClip,
 }
 
 /// Audio -> the paper's log-mel, under one [`AudioWindow`].
@@ -167,6 +170,7 @@ impl AudioPreprocess {
         let clip = CLIP_SECONDS * rate as usize;
         match self.window {
             AudioWindow::FirstSeconds => x = fit_clip(&x, clip, ClipPolicy::default())?,
+            AudioWindow::WholeClip => {}
             AudioWindow::WholeClipPeakNormalized => {
                 if x.len() < MIN_WHOLE_CLIP {
                     x = fit_clip(&x, clip, ClipPolicy::default())?;
@@ -192,5 +196,53 @@ impl AudioPreprocess {
     pub fn logmel_of_file(&self, path: impl AsRef<Path>) -> Result<Array2<f32>> {
         let audio = av_audio::load_mono(path.as_ref())?;
         self.logmel(&audio.samples, audio.sample_rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn tone(n: usize, rate: f32) -> Vec<f32> {
+        (0..n).map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / rate).sin() * 0.3).collect()
+    }
+
+    #[test]
+    fn windows_cut_the_clip_as_documented() {
+        let extractor = LogMelExtractor::new(LogMelConfig::paper()).unwrap();
+        let two_s = tone(2 * 22_050, 22_050.0);
+        // First 5 s: zero-padded to 5 s, then the paper's log-mel.
+        let first = AudioPreprocess::new(AudioWindow::FirstSeconds).unwrap();
+        let padded = fit_clip(&two_s, 5 * 22_050, ClipPolicy::default()).unwrap();
+        assert_eq!(first.logmel(&two_s, 22_050).unwrap(), extractor.compute(&padded).unwrap());
+        assert_eq!(first.logmel(&two_s, 22_050).unwrap().dim(), (251, 64));
+        // Whole clip: as it is (2 s -> 101 frames).
+        let whole = AudioPreprocess::new(AudioWindow::WholeClip).unwrap();
+        assert_eq!(whole.logmel(&two_s, 22_050).unwrap(), extractor.compute(&two_s).unwrap());
+        // Whole clip, peak-normalised: the peak becomes 1.
+        let normalised = AudioPreprocess::new(AudioWindow::WholeClipPeakNormalized).unwrap();
+        let wave = normalised.waveform(&two_s, 22_050).unwrap();
+        assert_eq!(wave.len(), two_s.len());
+        assert!((wave.iter().fold(0.0f32, |m, x| m.max(x.abs())) - 1.0).abs() < 1e-6);
+        // Another rate is resampled first: 1 s at 44.1 kHz is 1 s at 22.05 kHz.
+        assert_eq!(whole.waveform(&tone(44_100, 44_100.0), 44_100).unwrap().len(), 22_050);
+        // Bad input is a typed error, not a panic.
+        assert!(matches!(first.logmel(&[], 22_050), Err(Error::Audio(_))));
+        assert!(matches!(first.logmel(&[f32::NAN; 100], 22_050), Err(Error::Audio(_))));
+        assert!(matches!(first.logmel(&two_s, 0), Err(Error::Audio(_))));
+    }
+
+    #[test]
+    fn model_frames_go_through_the_datasets_256_frame() {
+        let image = RgbImage::from_fn(320, 200, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 7]));
+        let canonical = fit_frame(&image, 256);
+        assert_eq!(model_frame(&image, 128), fit_frame(&canonical, 128));
+        assert_eq!(model_frame(&canonical, 128), fit_frame(&canonical, 128));
+        assert_eq!(model_frame(&canonical, 256), canonical);
+        let chw = frame_chw(&fit_frame(&image, 4), true);
+        assert_eq!(chw.len(), 3 * 4 * 4);
+        assert!(chw.iter().all(|v| v.is_finite()));
     }
 }

@@ -124,8 +124,7 @@ fn train(
 }
 
 fn localize_pair(checkpoint: &Path, image: &Path, audio: &Path, out: &Path, device: &Device) -> Result<()> {
-    let localizer = Localizer::from_dir_on(checkpoint, device)
-        .context("loading the model folder")?;
+    let localizer = Localizer::from_dir_on(checkpoint, device).context("loading the model folder")?;
     // The library's errors name the file; no context is added.
     let original = load_rgb(image)?;
     let logmel = localizer.audio().logmel_of_file(audio)?;

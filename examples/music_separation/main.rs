@@ -138,8 +138,7 @@ fn main() {
 
 fn guide(args: &Args, device: &burn::tensor::Device) -> Result<Guide> {
     if args.guide.join("model.bpk").is_file() {
-        return Guide::load(&args.guide, device)
-            .context("loading the guide");
+        return Guide::load(&args.guide, device).context("loading the guide");
     }
     let preset = args.guide_preset.unwrap_or(match args.preset {
         Preset::Tiny => av_experiments::models::Preset::Tiny,
@@ -179,10 +178,8 @@ fn separate_own(
             args.guide.display()
         );
     }
-    let separator = Separator::new(
-        av_align::Localizer::from_dir_on(&args.guide, device)
-            .context("loading the guide")?,
-    )?;
+    let separator =
+        Separator::new(av_align::Localizer::from_dir_on(&args.guide, device).context("loading the guide")?)?;
     let out = separator.separate_files(image, audio, &[choice])?;
     let files = out.write_wavs(&args.out)?;
     for source in &out.sources {

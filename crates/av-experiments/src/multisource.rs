@@ -17,6 +17,8 @@ use av_data::layouts::audioset::AudioSetLayout;
 use crate::bench::{BenchData, SceneTruth, TruthObject, generate};
 use crate::eval::{SceneMaps, class_aware_evaluate, localize_all};
 use crate::flickr::{FlickrPlan, train_plan, train_plan_on};
+use av_align::preprocess::{AudioPreprocess, AudioWindow, model_frame};
+
 use crate::run::{RunContext, write_json};
 use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
 use av_align::train::{Sample, save_model};
@@ -259,7 +261,7 @@ pub fn load_audioset_split(
 ) -> Result<(BenchData, av_data::LoadReport)> {
     use rayon::prelude::*;
     let (split, report) = layout.load(av_data::SkipPolicy::Skip)?;
-    let extractor = av_audio::LogMelExtractor::new(av_audio::LogMelConfig::paper())?;
+    let audio = AudioPreprocess::new(AudioWindow::FirstSeconds)?;
     let c = split.classes.len();
     // (clip, frame path, boxes) per item.
     let items: Vec<(usize, std::path::PathBuf, Vec<av_data::layouts::audioset::ClassBox>, u64)> =
@@ -285,8 +287,8 @@ pub fn load_audioset_split(
             let clip = by_index.get(clip)?;
             let frame = av_data::image_io::load_frame(path).ok()?;
             let (w, h) = frame.dimensions();
-            let frame = av_data::image_io::resize_bilinear(&frame, image_size, image_size);
-            let logmel = extractor.compute(&clip.load_audio(0, 5).ok()?).ok()?;
+            let frame = model_frame(&frame, image_size);
+            let logmel = audio.logmel_of_file(&clip.audio).ok()?;
             let tags: Vec<f32> = clip.tags.iter().map(|&t| f32::from(t.min(1))).collect();
             if tags.len() != c {
                 return None;

@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use av_audio::{LogMelConfig, LogMelExtractor, resample};
+use av_align::preprocess::{AudioPreprocess, AudioWindow, fit_frame, model_frame};
 use av_data::Split;
 use av_data::bench::{AssetPack, BenchConfig, Generator};
 use av_data::classes::Vocabulary;
-use av_data::image_io::resize_bilinear;
 use av_separation::{
     BenchClips, MixExample, MixOrigin, MixSpec, Mixer, SoloClip, SourceGuidance, pair_different_classes,
 };
@@ -167,7 +166,7 @@ pub(super) fn split_clips(
     for scene in &mut generated {
         let image = std::mem::take(&mut scene.image);
         let (w, h) = image.dimensions();
-        let image = if (w, h) == (size, size) { image } else { resize_bilinear(&image, size, size) };
+        let image = if (w, h) == (size, size) { image } else { fit_frame(&image, size) };
         frames.insert(scene.id.clone(), image);
     }
     let clips = BenchClips::from_scenes(generated, generator.config().clip.sample_rate)?;
@@ -208,11 +207,11 @@ pub(super) fn music_clips(
         let Ok(waveform) = av_audio::fit_clip(&audio, MUSIC_CLIP_LEN, av_audio::ClipPolicy::default()) else {
             continue;
         };
-        let Ok(frame) = av_data::image_io::load_frame(v.frame_path((v.n_frames / 2).max(1))) else {
+        let Ok(frame) = av_data::image_io::load_rgb(v.frame_path((v.n_frames / 2).max(1))) else {
             continue;
         };
         let id = v.key();
-        frames.insert(id.clone(), resize_bilinear(&frame, size, size));
+        frames.insert(id.clone(), model_frame(&frame, size));
         solos.push(SoloClip { id, class, waveform });
     }
     if solos.is_empty() {
@@ -249,7 +248,7 @@ pub fn prepare_data(
     let bench = BenchConfig::separation(plan.bench_seed);
     let generator = Generator::new(Arc::new(AssetPack::load_default()?), bench.clone())?;
     let mixer = Mixer::sound_of_pixels()?;
-    let extractor = LogMelExtractor::new(LogMelConfig::paper())?;
+    let guide_audio = AudioPreprocess::new(AudioWindow::WholeClip)?;
     if progress {
         eprintln!(
             "generating {} train and {} test scenes of the separation benchmark ...",
@@ -279,16 +278,15 @@ pub fn prepare_data(
     let test_specs = pairs(&test_clips.solos, plan.test_pairs, plan.pair_seed + 1)?;
     let rate = train_clips.sample_rate;
 
-    // Mix, and the guide's log-mel of each mixture (resampled to its rate).
-    let guide_rate = LogMelConfig::paper().mel.sample_rate;
+    // Mix, and the guide's log-mel of each whole mixture (resampled to its rate).
     let mix_all = |specs: &[(MixSpec, Vec<String>)]| -> Result<Vec<(MixExample, Array2<f32>)>> {
         use rayon::prelude::*;
         specs
             .par_iter()
             .map(|(spec, _)| {
                 let ex = mixer.mix(&spec.sources, rate)?;
-                let up = resample(&ex.input.mixture, rate, guide_rate)?;
-                Ok((ex, extractor.compute(&up)?))
+                let logmel = guide_audio.logmel(&ex.input.mixture, rate)?;
+                Ok((ex, logmel))
             })
             .collect()
     };
