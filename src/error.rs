@@ -67,6 +67,15 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+    /// Separation of a chosen source would give an all-zero signal; nothing is returned (an
+    /// empty file would be a silent wrong answer).
+    #[error("separating '{class}' gives silence: {reason}")]
+    SilentSource {
+        /// The class asked for.
+        class: String,
+        /// Why, in words (a silent mixture, or a guide that hears nothing of the class).
+        reason: String,
+    },
     /// The loss became NaN or infinite.
     #[error("training diverged: the loss is {value} at epoch {epoch}, step {step}")]
     Diverged {

@@ -127,3 +127,18 @@ fn a_missing_file_is_reported_once() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A source that would come out all zeros is an error that says why, never a silent file.
+#[test]
+fn a_silent_separation_is_an_error_that_says_why() {
+    let dir = tmp("silent");
+    let (scene, _, _) = scene_files(&dir);
+    let separator = Separator::new(Localizer::from_dir_on(shipped(), &Device::flex()).unwrap()).unwrap();
+    let silence = vec![0.0f32; 5 * 22_050];
+    let err = separator
+        .separate(&scene.image, &silence, 22_050, &[SourceChoice::Class("Violin".into())])
+        .unwrap_err();
+    assert!(matches!(err, Error::SilentSource { .. }), "{err}");
+    assert!(err.to_string().contains("Violin") && err.to_string().contains("silent"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -140,6 +140,7 @@ impl Separator {
     ///
     /// # Errors
     /// [`Error::Config`] for no choice, an unknown class name or a point outside the image;
+    /// [`Error::SilentSource`] when a chosen source would come out all zeros (saying why);
     /// audio, model and separation errors.
     pub fn separate(
         &self,
@@ -201,13 +202,22 @@ impl Separator {
             let mut samples = self.mixer.reconstruct(&input.spectra, &mask)?;
             // The inverse STFT covers whole frames (65 280 samples); pad to the mixture's length.
             samples.resize(mixture.len(), 0.0);
-            sources.push(SeparatedSource {
-                class,
-                name: names.get(class).cloned().unwrap_or_else(|| format!("class {class}")),
-                audio_prob: audio_probs.get(class).copied().unwrap_or(0.0),
-                samples,
-                mask,
-            });
+            let name = names.get(class).cloned().unwrap_or_else(|| format!("class {class}"));
+            let audio_prob = audio_probs.get(class).copied().unwrap_or(0.0);
+            if samples.iter().all(|&v| v == 0.0) {
+                let reason = if mixture.iter().all(|&v| v == 0.0) {
+                    "the mixture itself is silent".to_string()
+                } else if mask.iter().all(|&m| m < 0.5) {
+                    format!(
+                        "the guide's audio map of '{name}' keeps no time-frequency cell (audio probability \
+                         {audio_prob:.2}): it hears no {name} in this mixture"
+                    )
+                } else {
+                    "the mask keeps only cells where the mixture has no energy".to_string()
+                };
+                return Err(Error::SilentSource { class: name, reason });
+            }
+            sources.push(SeparatedSource { class, name, audio_prob, samples, mask });
         }
         Ok(Separated { mixture, sample_rate: rate, audio_probs, sources })
     }
