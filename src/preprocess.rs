@@ -33,6 +33,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::inference::level_dbfs;
 
 /// ImageNet channel means (MSSL `new/dataloader.py:47`).
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -165,20 +166,43 @@ impl AudioPreprocess {
     /// # Errors
     /// [`Error::Audio`] for an empty or non-finite signal or a zero rate.
     pub fn waveform(&self, samples: &[f32], sample_rate: u32) -> Result<Vec<f32>> {
+        Ok(self.waveform_and_level(samples, sample_rate)?.0)
+    }
+
+    /// [`Self::waveform`] and the RMS level in dBFS of the part of the clip the model hears,
+    /// measured before any peak normalisation (so a quiet clip stays quiet).
+    ///
+    /// # Errors
+    /// As [`Self::waveform`].
+    pub fn waveform_and_level(&self, samples: &[f32], sample_rate: u32) -> Result<(Vec<f32>, f32)> {
         let rate = self.sample_rate();
         let mut x = resample(samples, sample_rate, rate)?;
         let clip = CLIP_SECONDS * rate as usize;
-        match self.window {
-            AudioWindow::FirstSeconds => x = fit_clip(&x, clip, ClipPolicy::default())?,
-            AudioWindow::WholeClip => {}
+        let level = match self.window {
+            AudioWindow::FirstSeconds => {
+                x = fit_clip(&x, clip, ClipPolicy::default())?;
+                level_dbfs(&x)
+            }
+            AudioWindow::WholeClip => level_dbfs(&x),
             AudioWindow::WholeClipPeakNormalized => {
                 if x.len() < MIN_WHOLE_CLIP {
                     x = fit_clip(&x, clip, ClipPolicy::default())?;
                 }
+                let level = level_dbfs(&x);
                 peak_normalize(&mut x, f32::EPSILON)?;
+                level
             }
-        }
-        Ok(x)
+        };
+        Ok((x, level))
+    }
+
+    /// The log-mel `(T, 64)` of a waveform already at [`Self::sample_rate`] and cut (see
+    /// [`Self::waveform`]).
+    ///
+    /// # Errors
+    /// [`Error::Audio`] for an empty or non-finite waveform.
+    pub fn logmel_of_waveform(&self, waveform: &[f32]) -> Result<Array2<f32>> {
+        Ok(self.extractor.compute(waveform)?)
     }
 
     /// The log-mel `(T, 64)` of `samples` at `sample_rate` Hz (see [`Self::waveform`]).

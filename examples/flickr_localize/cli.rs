@@ -102,6 +102,20 @@ pub enum Command {
         #[arg(long, default_value_t = 0.5)]
         threshold: f64,
     },
+    /// Choose, on validation clips, the confidence below which `localize` reports that no
+    /// sounding object was found (benchmark scenes against silence, noise and hum), measure it
+    /// on test clips, and with --write store it in the model folder's inputs.json.
+    CalibrateSilence {
+        /// Model folder.
+        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        checkpoint: PathBuf,
+        /// Sounding scenes per split (and as many other clips).
+        #[arg(long, default_value_t = 96)]
+        scenes: u64,
+        /// Store the chosen rule in <checkpoint>/inputs.json.
+        #[arg(long)]
+        write: bool,
+    },
     /// Localize the sounds of your own image + audio clip.
     Localize {
         /// Checkpoint directory.

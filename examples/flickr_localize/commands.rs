@@ -9,7 +9,8 @@ use av_align::model::MapSource;
 use av_align::overlay::save_png;
 use av_align::train::{StreamingFlickr, load_flickr_train};
 use av_experiments::flickr::{
-    FlickrPlan, run_bench_eval, run_demo, run_real_test_set, ship_model, train_plan, train_plan_on,
+    FlickrPlan, calibrate_silence, run_bench_eval, run_demo, run_real_test_set, ship_model, train_plan,
+    train_plan_on,
 };
 use av_experiments::models::Preset;
 use av_experiments::run::RunContext;
@@ -58,6 +59,22 @@ pub fn run(args: Args) -> Result<()> {
                     println!("{table}");
                 }
             }
+            Ok(())
+        }
+        Command::CalibrateSilence { checkpoint, scenes, write } => {
+            let calibration =
+                calibrate_silence(&ctx, &checkpoint, scenes, write).context("loading the model folder")?;
+            print!("{}", calibration.table());
+            println!(
+                "rule: sounding when the level >= {} dBFS and the highest audio class probability >= {:.3}{}",
+                calibration.rule.min_level_dbfs,
+                calibration.rule.min_confidence,
+                if write {
+                    format!(" (written to {})", checkpoint.join("inputs.json").display())
+                } else {
+                    String::new()
+                }
+            );
             Ok(())
         }
         Command::Localize { checkpoint, image, audio } => {
@@ -127,8 +144,20 @@ fn localize_pair(checkpoint: &Path, image: &Path, audio: &Path, out: &Path, devi
     let localizer = Localizer::from_dir_on(checkpoint, device).context("loading the model folder")?;
     // The library's errors name the file; no context is added.
     let original = load_rgb(image)?;
-    let logmel = localizer.audio().logmel_of_file(audio)?;
-    let sounds = localizer.localize_logmel(&original, &logmel)?;
+    let decoded = av_align::audio::load_mono(audio)?;
+    let sounds = localizer.localize(&original, &decoded.samples, decoded.sample_rate)?;
+    let heard = sounds.hearing;
+    let rule = localizer.inputs().silence;
+    if !heard.sounding {
+        println!(
+            "no sounding object found: highest audio class probability {:.2} (needs {:.2}), level {} (needs {} dBFS); no map drawn",
+            heard.confidence,
+            rule.min_confidence,
+            heard.level_dbfs.map_or("unknown".into(), |l| format!("{l:.1} dBFS")),
+            rule.min_level_dbfs
+        );
+        return Ok(());
+    }
     let path = out.join("localized.png");
     save_png(&path, &sounds.overlay(&original)?)?;
     for class in sounds.ranked().iter().take(3) {

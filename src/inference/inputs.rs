@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::inference::hearing::SilenceRule;
 use crate::preprocess::AudioWindow;
 
 /// The file of a model folder that holds its [`InputSpec`].
@@ -21,6 +22,10 @@ pub struct InputSpec {
     /// Which part of a clip the model hears.
     #[serde(default)]
     pub audio: AudioWindow,
+    /// When a clip counts as holding no sounding object (default: only digital silence and
+    /// near-silence, below -60 dBFS, until a confidence threshold is calibrated).
+    #[serde(default)]
+    pub silence: SilenceRule,
 }
 
 impl InputSpec {

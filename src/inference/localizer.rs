@@ -7,6 +7,7 @@ use image::RgbImage;
 use ndarray::Array2;
 
 use crate::error::{Error, Result};
+use crate::inference::hearing::Hearing;
 use crate::inference::inputs::InputSpec;
 use crate::model::{AvFeatures, AvModel, LocalizeConfig};
 use crate::overlay::{overlay, save_png};
@@ -113,8 +114,8 @@ impl Localizer {
     /// [`Error::Data`] / [`Error::Audio`] naming an unreadable file; model errors.
     pub fn localize_files(&self, image: impl AsRef<Path>, audio: impl AsRef<Path>) -> Result<SoundMap> {
         let image = av_data::image_io::load_rgb(image)?;
-        let logmel = self.audio.logmel_of_file(audio)?;
-        self.localize_logmel(&image, &logmel)
+        let audio = av_audio::load_mono(audio.as_ref())?;
+        self.localize(&image, &audio.samples, audio.sample_rate)
     }
 
     /// Localizes the sounds of an image and a clip (`samples` mono at `sample_rate` Hz).
@@ -122,11 +123,14 @@ impl Localizer {
     /// # Errors
     /// [`Error::Audio`] for an empty or non-finite clip or a zero rate; model errors.
     pub fn localize(&self, image: &RgbImage, samples: &[f32], sample_rate: u32) -> Result<SoundMap> {
-        let logmel = self.audio.logmel(samples, sample_rate)?;
-        self.localize_logmel(image, &logmel)
+        let (waveform, level) = self.audio.waveform_and_level(samples, sample_rate)?;
+        let logmel = self.audio.logmel_of_waveform(&waveform)?;
+        let (w, h) = image.dimensions();
+        self.localize_heard(image, &logmel, [h as usize, w as usize], Some(level))
     }
 
     /// Localizes with a log-mel already computed (by [`Self::audio`]); maps at the image's size.
+    /// Without the waveform, only the confidence gate of the [`crate::inference::SilenceRule`] applies.
     ///
     /// # Errors
     /// [`Error::NonFinite`] for a non-finite log-mel; model errors.
@@ -145,7 +149,17 @@ impl Localizer {
         &self,
         image: &RgbImage,
         logmel: &Array2<f32>,
+        size: [usize; 2],
+    ) -> Result<SoundMap> {
+        self.localize_heard(image, logmel, size, None)
+    }
+
+    fn localize_heard(
+        &self,
+        image: &RgbImage,
+        logmel: &Array2<f32>,
         [height, width]: [usize; 2],
+        level_dbfs: Option<f32>,
     ) -> Result<SoundMap> {
         if height == 0 || width == 0 {
             return Err(Error::Config(format!("map size {height} x {width} is empty")));
@@ -173,7 +187,9 @@ impl Localizer {
                 map: per_class.get(c * plane..(c + 1) * plane).map(<[f32]>::to_vec).unwrap_or_default(),
             })
             .collect();
-        Ok(SoundMap { width: width as u32, height: height as u32, agnostic, classes })
+        let confidence = audio_probs.iter().copied().fold(0.0f32, f32::max);
+        let hearing = self.inputs.silence.judge(confidence, level_dbfs);
+        Ok(SoundMap { width: width as u32, height: height as u32, agnostic, classes, hearing })
     }
 
     /// The model's features of one image and log-mel (the image goes through
@@ -199,6 +215,9 @@ pub struct SoundMap {
     pub agnostic: Vec<f32>,
     /// Every class of the model, in the model's order.
     pub classes: Vec<ClassMap>,
+    /// Whether anything the model knows sounds in the clip (the model folder's
+    /// [`crate::inference::SilenceRule`]); when not, the maps mean nothing and should not be drawn.
+    pub hearing: Hearing,
 }
 
 /// One class of a [`SoundMap`].

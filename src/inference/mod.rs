@@ -23,10 +23,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod hearing;
 mod inputs;
 mod localizer;
 mod separator;
 
+pub use hearing::{Hearing, SilenceRule, level_dbfs};
 pub use inputs::{INPUTS_FILE, InputSpec};
 pub use localizer::{ClassMap, Localizer, SoundMap};
 pub use separator::{Separated, SeparatedSource, Separator, SourceChoice};

@@ -217,3 +217,35 @@ fn real_flickr_test_layout_is_scored_through_the_localizer() {
     // A folder that is not a test layout is refused with an error, not an empty score.
     assert!(run_real_test_set(&ctx, &shipped, &root.join("nowhere"), 0.5).is_err());
 }
+
+/// "Silence is an answer": the rule is chosen on validation clips, measured on test clips and
+/// written into the model folder; digital silence is always rejected by the level gate, and a
+/// silent clip then gets no map from the one-call API.
+#[test]
+fn silence_rule_is_calibrated_on_validation_clips_and_stored() {
+    use av_align::Localizer;
+    use av_experiments::flickr::calibrate_silence;
+    use av_experiments::run::RunContext;
+    let root = tmp("silence");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints/flickr_compact");
+    let folder = root.join("model");
+    std::fs::create_dir_all(&folder).unwrap();
+    for f in ["model.bpk", "model.json", "inputs.json", "plan.json"] {
+        std::fs::copy(shipped.join(f), folder.join(f)).unwrap();
+    }
+    let ctx = RunContext::new(root.join("run"), Device::flex(), false).unwrap();
+    let calibration = calibrate_silence(&ctx, &folder, 6, true).unwrap();
+    for s in [&calibration.validation, &calibration.test] {
+        assert_eq!((s.sounding, s.noise + s.silence), (6, 6));
+        assert_eq!(s.silence_rejected, 1.0, "{s:?}");
+        assert!((0.0..=1.0).contains(&s.sounding_kept) && (0.0..=1.0).contains(&s.noise_rejected));
+    }
+    assert!((0.0..=1.0 + f32::EPSILON).contains(&calibration.rule.min_confidence));
+    assert!(ctx.path("silence.json").is_file());
+    let localizer = Localizer::from_dir_on(&folder, &Device::flex()).unwrap();
+    assert_eq!(localizer.inputs().silence, calibration.rule);
+    let image = image::RgbImage::from_pixel(64, 48, image::Rgb([10, 20, 30]));
+    let heard = localizer.localize(&image, &vec![0.0; 22_050], 22_050).unwrap().hearing;
+    assert!(!heard.sounding && heard.level_dbfs == Some(f32::NEG_INFINITY), "{heard:?}");
+    assert!(calibrate_silence(&ctx, &folder, 0, false).is_err());
+}

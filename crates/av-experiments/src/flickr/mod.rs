@@ -11,7 +11,7 @@ use av_align::{Error, Result};
 
 use crate::bench::BenchDataConfig;
 use crate::run::write_json;
-use av_align::inference::InputSpec;
+use av_align::inference::{InputSpec, SilenceRule};
 use av_align::model::{AvModelConfig, Stage};
 use av_align::preprocess::AudioWindow;
 use av_align::train::TrainConfig;
@@ -19,11 +19,13 @@ use av_align::train::TrainConfig;
 mod evaluate;
 mod pictures;
 mod runs;
+mod silence;
 mod train;
 
 pub use evaluate::{EvalReport, PAPER_TABLE1, evaluate_on_bench, flickr_table, markdown_table};
 pub use pictures::write_overlays;
 pub use runs::{DemoOutcome, RealTestReport, run_bench_eval, run_demo, run_real_test_set, ship_model};
+pub use silence::{NOISE_LEVELS_DBFS, SilenceCalibration, SilenceScores, calibrate_silence};
 pub use train::{TrainedPlan, load_run_model, save_model_dir, train_plan, train_plan_on};
 
 /// Everything that defines a training run of the Flickr experiment (stored as `plan.json`).
@@ -113,6 +115,7 @@ impl FlickrPlan {
             image_size: self.data.image_size,
             class_names: self.data.bench.vocabulary.names().into_iter().map(String::from).collect(),
             audio: AudioWindow::FirstSeconds,
+            silence: SilenceRule::default(),
         }
     }
 
