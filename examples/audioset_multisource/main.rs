@@ -4,14 +4,24 @@
 //! ```text
 //! cargo run --release --example audioset_multisource                 # compact preset (CPU minutes)
 //! cargo run --release --example audioset_multisource -- --preset tiny --run /tmp/ms
+//! cargo run --release --example audioset_multisource -- --checkpoint assets/checkpoints/flickr_compact
+//! cargo run --release --example audioset_multisource -- --checkpoint runs/audioset_multisource/ours/model \
+//!     --avc runs/audioset_multisource/avc/model --data /path/to/audioset_instruments
 //! ```
+//! With `--checkpoint` nothing is trained: the model folder is scored on the benchmark's test
+//! scenes or on `--data`'s test split (real layout, official names).
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use anyhow::Result;
+use av_align::data::Split;
 use av_align::data::layouts::audioset::AudioSetLayout;
+use av_experiments::flickr::load_run_model;
+use av_experiments::generate;
 use av_experiments::multisource::{
-    MultiSourcePlan, load_audioset_split, markdown_table2, run_multisource, run_multisource_on,
+    MultiSourcePlan, MultiSourceReport, evaluate_multisource, load_audioset_split, markdown_table2,
+    run_multisource, run_multisource_on,
 };
 use av_experiments::run::RunContext;
 use clap::{Parser, ValueEnum};
@@ -52,6 +62,15 @@ struct Args {
     /// (docs/scaling.md). Default: the whole batch on the selected device.
     #[arg(long, value_delimiter = ',')]
     devices: Vec<String>,
+    /// Score a trained model folder without training (e.g. a run's `ours/model`, or the shipped
+    /// `assets/checkpoints/flickr_compact`): "Ours" from its Eq. 8 maps, "Multi-task" from the
+    /// stage-1 model in or beside it; on `--data`'s test split (official names recognised) or
+    /// on the benchmark's test scenes.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// With --checkpoint: an AVC-only model folder (a run's `avc/model`) for the AVC row.
+    #[arg(long, requires = "checkpoint")]
+    avc: Option<PathBuf>,
     /// Hide progress bars.
     #[arg(long)]
     quiet: bool,
@@ -84,14 +103,30 @@ fn run() -> Result<()> {
         plan.test_scenes = n;
     }
     plan.base = plan.base.with_devices(&args.devices);
+    let layouts = |root: &PathBuf| {
+        if root.join("normav.json").is_file() {
+            (AudioSetLayout::official_train(root), AudioSetLayout::official_val(root))
+        } else {
+            (AudioSetLayout::split(root, "train"), AudioSetLayout::split(root, "test"))
+        }
+    };
+    if let Some(checkpoint) = &args.checkpoint {
+        let (trained, _) = load_run_model(checkpoint, &ctx.device).context("loading the model folder")?;
+        let test = match &args.data {
+            Some(root) => {
+                let (test, report) = load_audioset_split(&layouts(root).1, trained.data.image_size)?;
+                eprintln!("{}", report.summary());
+                test
+            }
+            None => generate(&trained.data, Split::Test, 0..plan.test_scenes, ctx.progress)?,
+        };
+        let report = evaluate_multisource(&ctx, checkpoint, args.avc.as_deref(), &test)?;
+        return finish(&args, &report);
+    }
     let report = match &args.data {
         None => run_multisource(&plan, &ctx)?,
         Some(root) => {
-            let (train_layout, test_layout) = if root.join("normav.json").is_file() {
-                (AudioSetLayout::official_train(root), AudioSetLayout::official_val(root))
-            } else {
-                (AudioSetLayout::split(root, "train"), AudioSetLayout::split(root, "test"))
-            };
+            let (train_layout, test_layout) = layouts(root);
             let size = plan.base.data.image_size;
             let (train, r1) = load_audioset_split(&train_layout, size)?;
             let (test, r2) = load_audioset_split(&test_layout, size)?;
@@ -99,7 +134,11 @@ fn run() -> Result<()> {
             run_multisource_on(&plan, &train.dataset, &test, &ctx)?
         }
     };
-    let table = markdown_table2(&report);
+    finish(&args, &report)
+}
+
+fn finish(args: &Args, report: &MultiSourceReport) -> Result<()> {
+    let table = markdown_table2(report);
     std::fs::write(args.run.join("table.md"), &table)?;
     println!("{table}");
     println!(

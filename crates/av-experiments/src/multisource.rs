@@ -21,7 +21,7 @@ use av_align::preprocess::{AudioPreprocess, AudioWindow, model_frame};
 
 use crate::run::{RunContext, write_json};
 use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
-use av_align::train::{Sample, save_model};
+use av_align::train::{Sample, load_model_for, save_model};
 
 /// A multi-source run: the Flickr plan's model, data and stages, plus the test scenes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -190,6 +190,78 @@ pub fn run_multisource_on(
     finish(&base, &ours.stage1, &ours.stage2, train, test, run_dir, device, progress, started)
 }
 
+/// Table 2 of trained models, without training: localizes `test` (benchmark scenes or a real
+/// AudioSet-instrument split read by [`load_audioset_split`]) and scores it by level.
+/// `checkpoint` is a model folder (a run's `ours/model`, or the shipped compact checkpoint):
+/// "Ours" = its Eq. 8 maps; "Multi-task" = the visual class maps of the stage-1 model in or
+/// beside it (`model_stage1/`), left out when there is none; "AVC" = the correspondence maps
+/// of an AVC-only model folder (`avc`, e.g. a run's `avc/model`), left out when not given.
+/// Writes `metrics.json` and `table.csv` into the run folder.
+///
+/// # Errors
+/// [`Error::Config`] when the model's classes are not the test set's (by count or by name)
+/// or no frame could be scored; loading and metric errors.
+pub fn evaluate_multisource(
+    ctx: &RunContext,
+    checkpoint: &Path,
+    avc: Option<&Path>,
+    test: &BenchData,
+) -> Result<MultiSourceReport> {
+    let started = Instant::now();
+    let (plan, ours, stage1) = crate::models::load_checkpoint_with_plan(checkpoint, None, &ctx.device)?;
+    let c = ours.num_classes();
+    if c != test.class_names.len() {
+        return Err(Error::Config(format!(
+            "the model has {c} classes, the test set {} ({})",
+            test.class_names.len(),
+            test.class_names.join(", ")
+        )));
+    }
+    let names = plan.input_spec().class_names;
+    if let Some((a, b)) = names.iter().zip(&test.class_names).find(|(a, b)| !a.eq_ignore_ascii_case(b)) {
+        return Err(Error::Config(format!(
+            "the model's classes are not the test set's: '{a}' where the test set has '{b}'"
+        )));
+    }
+    let config = ClassAwareConfig::default();
+    let maps = |model: &AvModel, source: MapSource| {
+        localize_all(model, test, &LocalizeConfig { source, ..LocalizeConfig::default() }, 16, &ctx.device)
+    };
+    let mut rows = Vec::new();
+    if let Some(dir) = avc {
+        let model = load_model_for(dir, &plan.model, &ctx.device)?;
+        let (am, at) = agnostic(&maps(&model, MapSource::Correspondence)?, &test.truths);
+        rows.push(MethodRow {
+            method: Method::AvcOnly,
+            class_agnostic: true,
+            levels: agnostic_by_level(&am, &at, &config)?,
+        });
+    }
+    if let Some(stage1) = &stage1 {
+        let summary = class_aware_evaluate(&maps(stage1, MapSource::VisualCam)?, &test.truths, c, &config)?;
+        rows.push(MethodRow {
+            method: Method::MultiTask,
+            class_agnostic: false,
+            levels: rows_from(&summary, &config),
+        });
+    }
+    let summary = class_aware_evaluate(&maps(&ours, MapSource::Alignment)?, &test.truths, c, &config)?;
+    rows.push(MethodRow {
+        method: Method::CoarseToFine,
+        class_agnostic: false,
+        levels: rows_from(&summary, &config),
+    });
+    let report =
+        MultiSourceReport { rows, test_scenes: test.truths.len(), seconds: started.elapsed().as_secs_f64() };
+    if report.rows.iter().any(|r| r.levels.is_empty()) {
+        return Err(Error::Config("no frame could be scored".into()));
+    }
+    ctx.write_json("metrics.json", &report)?;
+    let csv = ctx.path("table.csv");
+    std::fs::write(&csv, table2(&report).to_csv(3)).map_err(|e| Error::io(&csv, e))?;
+    Ok(report)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn finish(
     base: &FlickrPlan,
@@ -345,11 +417,11 @@ pub fn table2(report: &MultiSourceReport) -> ResultsTable {
         "paper L1 / L2 / L3 (cIoU, AUC)",
     ];
     let mut table = ResultsTable::new("method", columns.map(String::from).to_vec());
-    for (row, paper) in report.rows.iter().zip(PAPER_TABLE2) {
-        let name = match row.method {
-            Method::AvcOnly => "AVC (class-agnostic)",
-            Method::MultiTask => "Multi-task",
-            Method::CoarseToFine => "Ours",
+    for row in &report.rows {
+        let (name, paper) = match row.method {
+            Method::AvcOnly => ("AVC (class-agnostic)", PAPER_TABLE2[0]),
+            Method::MultiTask => ("Multi-task", PAPER_TABLE2[1]),
+            Method::CoarseToFine => ("Ours", PAPER_TABLE2[2]),
         };
         let mut cells = Vec::with_capacity(columns.len());
         for level in 1..=3 {

@@ -155,7 +155,7 @@ fn real_flickr_training_layout_trains_through_the_same_code() {
 fn multisource_runs_on_an_audioset_layout() {
     use av_align::data::bench::{AssetPack, BenchConfig, DatasetWriter, Generator, Layout, WriteOptions};
     use av_align::data::layouts::audioset::AudioSetLayout;
-    use av_experiments::multisource::{load_audioset_split, run_multisource_on};
+    use av_experiments::multisource::{evaluate_multisource, load_audioset_split, run_multisource_on};
     use std::sync::Arc;
     let root = tmp("audioset-layout");
     let generator =
@@ -183,6 +183,26 @@ fn multisource_runs_on_an_audioset_layout() {
     )
     .unwrap();
     assert_eq!(report.rows.len(), 3);
+    // Scoring the trained folders again without training gives the same table.
+    let again = evaluate_multisource(
+        &RunContext::new(root.join("eval"), Device::flex(), false).unwrap(),
+        &root.join("run/ours/model"),
+        Some(&root.join("run/avc/model")),
+        &test,
+    )
+    .unwrap();
+    assert_eq!(again.rows, report.rows);
+    // A model of other classes is refused by name.
+    let mut renamed = test.clone();
+    renamed.class_names[0] = "Kazoo".into();
+    let err = evaluate_multisource(
+        &RunContext::new(root.join("eval2"), Device::flex(), false).unwrap(),
+        &root.join("run/ours/model"),
+        None,
+        &renamed,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("Kazoo"), "{err}");
     std::fs::remove_dir_all(&root).ok();
 }
 
