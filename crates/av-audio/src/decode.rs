@@ -49,9 +49,25 @@ impl Audio {
 /// [`AudioError::Io`] (missing file), [`AudioError::Unsupported`] (not audio, unknown codec),
 /// [`AudioError::Corrupt`] (malformed or truncated stream that yields nothing usable),
 /// [`AudioError::Empty`] (no samples), [`AudioError::NonFinite`] (NaN/inf in a float file),
-/// [`AudioError::InvalidSampleRate`].
+/// [`AudioError::InvalidSampleRate`]. A file that makes the demuxer or decoder panic is
+/// reported as [`AudioError::Corrupt`] too.
 pub fn load_mono(path: impl AsRef<Path>) -> Result<Audio> {
     let path = path.as_ref();
+    // The demuxers and decoders are third-party code that a malformed file can still drive into
+    // a panic (e.g. symphonia's WAVE reader shifts by a channel count of 65535 in a
+    // WAVE_FORMAT_EXTENSIBLE header, an overflow panic in builds with overflow checks). Everything
+    // they touch is local to this call, so a panic is reported as a corrupt file instead.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_mono(path))).unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(AudioError::Corrupt { path: path.to_path_buf(), detail: format!("the decoder failed: {detail}") })
+    })
+}
+
+fn decode_mono(path: &Path) -> Result<Audio> {
     let file = File::open(path).map_err(|error| AudioError::Io { path: path.to_path_buf(), error })?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();

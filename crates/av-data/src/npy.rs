@@ -78,7 +78,6 @@ fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|_| format!("malformed shape {shape_txt:?}")))
         .collect::<std::result::Result<_, _>>()?;
-    let count: usize = shape.iter().product();
     let body = &bytes[start + header_len..];
     let (kind, size) = match descr.as_bytes() {
         [b'<' | b'|' | b'=', k, rest @ ..] => {
@@ -86,9 +85,18 @@ fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
         }
         _ => return Err(format!("unsupported dtype {descr:?} (big-endian or structured)")),
     };
-    if body.len() < count * size {
-        return Err(format!("truncated data: {} bytes for {count} values of {size} bytes", body.len()));
+    if !matches!(size, 1 | 2 | 4 | 8) {
+        return Err(format!("unsupported dtype {descr:?}"));
     }
+    // The declared shape is checked against the data before anything is allocated: a header may
+    // claim any shape (e.g. 10^12 x 10^12), whose element count would overflow.
+    let count = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|n| n.checked_mul(size).is_some_and(|b| b <= body.len()))
+        .ok_or_else(|| {
+            format!("truncated data: {} bytes for shape {shape:?} of {size}-byte values", body.len())
+        })?;
     let chunks = body.chunks_exact(size).take(count);
     let data: Vec<f64> = match (kind, size) {
         (b'f', 4) => chunks.map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect(),

@@ -22,6 +22,8 @@
 mod compare;
 mod fixture;
 mod fs;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 
 pub use compare::{assert_close, assert_close_to_peak, max_abs_diff};
 pub use fixture::Fixture;
