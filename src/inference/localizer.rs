@@ -125,8 +125,7 @@ impl Localizer {
     pub fn localize(&self, image: &RgbImage, samples: &[f32], sample_rate: u32) -> Result<SoundMap> {
         let (waveform, level) = self.audio.waveform_and_level(samples, sample_rate)?;
         let logmel = self.audio.logmel_of_waveform(&waveform)?;
-        let (w, h) = image.dimensions();
-        self.localize_heard(image, &logmel, [h as usize, w as usize], Some(level))
+        self.localize_heard(image, &logmel, map_size(image), Some(level))
     }
 
     /// Localizes with a log-mel already computed (by [`Self::audio`]); maps at the image's size.
@@ -135,8 +134,7 @@ impl Localizer {
     /// # Errors
     /// [`Error::NonFinite`] for a non-finite log-mel; model errors.
     pub fn localize_logmel(&self, image: &RgbImage, logmel: &Array2<f32>) -> Result<SoundMap> {
-        let (w, h) = image.dimensions();
-        self.localize_logmel_at(image, logmel, [h as usize, w as usize])
+        self.localize_logmel_at(image, logmel, map_size(image))
     }
 
     /// As [`Self::localize_logmel`], with the maps at `[height, width]` (e.g. the model's own
@@ -206,7 +204,8 @@ impl Localizer {
 /// The sounds of one image and clip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SoundMap {
-    /// Map width in pixels (the image's).
+    /// Map width in pixels: the image's, or less when its longer side exceeds
+    /// [`MAX_MAP_SIDE`].
     pub width: u32,
     /// Map height in pixels.
     pub height: u32,
@@ -279,6 +278,24 @@ impl SoundMap {
         let image = av_data::image_io::load_rgb(image)?;
         Ok(save_png(out, &self.overlay(&image)?)?)
     }
+}
+
+/// The longest side of the maps [`Localizer::localize`] returns: maps come at the image's size,
+/// scaled down (keeping the aspect ratio) when its longer side exceeds this, so memory stays
+/// bounded for any photo (15 maps of a 40-megapixel image would take 2.4 GB); overlays are
+/// drawn at the full image size.
+pub const MAX_MAP_SIDE: u32 = 1024;
+
+/// `[height, width]` of the maps of `image` (see [`MAX_MAP_SIDE`]).
+fn map_size(image: &RgbImage) -> [usize; 2] {
+    let (w, h) = image.dimensions();
+    let long = w.max(h).max(1);
+    if long <= MAX_MAP_SIDE {
+        return [h as usize, w as usize];
+    }
+    let scale = f64::from(MAX_MAP_SIDE) / f64::from(long);
+    let side = |x: u32| ((f64::from(x) * scale).round() as usize).max(1);
+    [side(h), side(w)]
 }
 
 pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {

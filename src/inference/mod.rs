@@ -30,5 +30,5 @@ mod separator;
 
 pub use hearing::{Hearing, SilenceRule, level_dbfs};
 pub use inputs::{INPUTS_FILE, InputSpec};
-pub use localizer::{ClassMap, Localizer, SoundMap};
+pub use localizer::{ClassMap, Localizer, MAX_MAP_SIDE, SoundMap};
 pub use separator::{Separated, SeparatedSource, Separator, SourceChoice};
