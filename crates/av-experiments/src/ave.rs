@@ -40,7 +40,7 @@ use av_align::model::AvModel;
 use av_align::preprocess::frame_chw;
 use av_align::{Error, Result};
 
-use crate::run::{RunContext, bar, write_json};
+use crate::run::{RunContext, bar, tick, write_json};
 
 /// The supplement's Table 1 (AVE test set, strict accuracy in %): `(model, A2V, V2A)`.
 pub const PAPER_TABLE: [(&str, f64, f64); 4] =
@@ -437,13 +437,8 @@ pub fn run_synthetic(
         return Err(Error::Config("no model to evaluate".into()));
     }
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let bar = bar(synth.pool_scenes, "pool scenes", progress);
-    let pool = build_pool(synth, &|| {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    })?;
+    let pool = build_pool(synth, &tick(&bar))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -520,16 +515,11 @@ pub fn run_real(
         return Err(Error::Config("no model to evaluate".into()));
     }
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     // The bar's length: the test videos load_real_ave will read (the annotations are re-read,
     // a few kB, only when the bar is shown).
     let total = if progress { real_test_videos(root, max_videos) } else { 0 };
     let bar = bar(total, "AVE test videos", progress);
-    let (videos, skipped) = load_real_ave(root, max_videos, 10, image_size, &|| {
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    })?;
+    let (videos, skipped) = load_real_ave(root, max_videos, 10, image_size, &tick(&bar))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

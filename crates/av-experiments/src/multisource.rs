@@ -18,6 +18,7 @@ use crate::bench::{BenchData, SceneTruth, TruthObject, generate};
 use crate::eval::{SceneMaps, class_aware_evaluate, localize_all};
 use crate::flickr::{FlickrPlan, train_plan, train_plan_on};
 use av_align::preprocess::{AudioPreprocess, AudioWindow, model_frame};
+use av_data::SkipReason;
 
 use crate::run::{RunContext, write_json};
 use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
@@ -332,7 +333,7 @@ pub fn load_audioset_split(
     image_size: u32,
 ) -> Result<(BenchData, av_data::LoadReport)> {
     use rayon::prelude::*;
-    let (split, report) = layout.load(av_data::SkipPolicy::Skip)?;
+    let (split, mut report) = layout.load(av_data::SkipPolicy::Skip)?;
     let audio = AudioPreprocess::new(AudioWindow::FirstSeconds)?;
     let c = split.classes.len();
     // (clip, frame path, boxes) per item.
@@ -353,17 +354,42 @@ pub fn load_audioset_split(
         };
     let by_index: std::collections::HashMap<usize, &av_data::layouts::audioset::AudioSetClip> =
         split.clips.iter().map(|k| (k.index, k)).collect();
-    let loaded: Vec<(Sample, SceneTruth)> = items
+    // Every item either loads or is recorded in the report with its reason: none is dropped
+    // silently.
+    type Skipped = av_data::SkippedItem;
+    let skip = |item: String, reason: SkipReason, path: &std::path::Path, message: String| Skipped {
+        item,
+        reason,
+        path: Some(path.to_path_buf()),
+        message,
+    };
+    let outcomes: Vec<std::result::Result<(Sample, SceneTruth), Skipped>> = items
         .par_iter()
-        .filter_map(|(clip, path, boxes, id)| {
-            let clip = by_index.get(clip)?;
-            let frame = av_data::image_io::load_frame(path).ok()?;
+        .map(|(clip_index, path, boxes, id)| {
+            let item = format!("clip {clip_index}, frame {id}");
+            let clip = by_index.get(clip_index).ok_or_else(|| {
+                skip(
+                    item.clone(),
+                    SkipReason::MalformedAnnotation,
+                    path,
+                    "the frame's clip is not listed".into(),
+                )
+            })?;
+            let frame = av_data::image_io::load_frame(path)
+                .map_err(|e| skip(item.clone(), SkipReason::of(&e), path, e.to_string()))?;
             let (w, h) = frame.dimensions();
             let frame = model_frame(&frame, image_size);
-            let logmel = audio.logmel_of_file(&clip.audio).ok()?;
+            let logmel = audio
+                .logmel_of_file(&clip.audio)
+                .map_err(|e| skip(item.clone(), SkipReason::UnreadableAudio, &clip.audio, e.to_string()))?;
             let tags: Vec<f32> = clip.tags.iter().map(|&t| f32::from(t.min(1))).collect();
             if tags.len() != c {
-                return None;
+                return Err(skip(
+                    item,
+                    SkipReason::MalformedAnnotation,
+                    path,
+                    format!("{} tags for {c} classes", tags.len()),
+                ));
             }
             let (sx, sy) = (image_size as f64 / w as f64, image_size as f64 / h as f64);
             let objects: Vec<TruthObject> = boxes
@@ -382,9 +408,16 @@ pub fn load_audioset_split(
                 level: classes.len().min(255) as u8,
                 objects,
             };
-            Some((Sample { frame, logmel, labels_a: tags.clone(), labels_v: tags }, truth))
+            Ok((Sample { frame, logmel, labels_a: tags.clone(), labels_v: tags }, truth))
         })
         .collect();
+    let mut loaded = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Ok(item) => loaded.push(item),
+            Err(skipped) => report.skipped.push(skipped),
+        }
+    }
     if loaded.is_empty() {
         return Err(Error::Config(format!(
             "{}: no usable clip or annotated frame ({})",

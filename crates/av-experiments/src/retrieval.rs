@@ -440,7 +440,6 @@ pub fn run_retrieval(
 ) -> Result<RetrievalReport> {
     let (out, device, progress) = (ctx.out.as_path(), &ctx.device, ctx.progress);
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let data = generate(data_config, Split::Test, 0..scenes, progress)?;
     let labels: Vec<usize> = data.truths.iter().map(sounding_set).collect();
     let ks = [1, 5, 10];

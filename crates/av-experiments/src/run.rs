@@ -103,6 +103,16 @@ pub fn bar(len: u64, message: &str, progress: bool) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// A callback that advances `bar` by one item (nothing when progress is off), for the
+/// libraries' per-item callbacks (e.g. `av_data::bench::build_pool`).
+pub fn tick(bar: &Option<ProgressBar>) -> impl Fn() + Sync + '_ {
+    move || {
+        if let Some(b) = bar {
+            b.inc(1);
+        }
+    }
+}
+
 /// A training progress bar for [`av_align::train::Trainer::with_progress`]: steps, the current
 /// epoch and the step's loss terms. `None` when `progress` is off.
 pub fn train_progress(progress: bool) -> Option<ProgressHook<'static>> {

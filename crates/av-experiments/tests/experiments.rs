@@ -203,6 +203,16 @@ fn multisource_runs_on_an_audioset_layout() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("Kazoo"), "{err}");
+    // An item whose audio cannot be decoded is left out and reported with its reason, never
+    // dropped silently.
+    let (split, _) = AudioSetLayout::split(&root, "test").load(av_align::data::SkipPolicy::Skip).unwrap();
+    let broken = &split.clips[0];
+    std::fs::write(&broken.audio, b"not audio").unwrap();
+    let (fewer, r3) = load_audioset_split(&AudioSetLayout::split(&root, "test"), 64).unwrap();
+    let newly_skipped = r3.skipped.len() - r2.skipped.len();
+    assert!(newly_skipped >= 1, "{}", r3.summary());
+    assert_eq!(fewer.truths.len() + newly_skipped, test.truths.len(), "{}", r3.summary());
+    assert!(r3.skipped.iter().any(|s| s.reason == av_align::data::SkipReason::UnreadableAudio));
     std::fs::remove_dir_all(&root).ok();
 }
 

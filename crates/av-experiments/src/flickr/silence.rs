@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use av_align::Localizer;
-use av_align::inference::SilenceRule;
+use av_align::inference::{InputSpec, SilenceRule};
 use av_align::{Error, Result};
 use av_data::Split;
 use av_data::bench::{AssetPack, Generator};
@@ -110,8 +110,8 @@ pub fn calibrate_silence(
     if scenes == 0 {
         return Err(Error::Config("no scenes to calibrate on".into()));
     }
-    let (plan, _) = load_run_model(checkpoint, &ctx.device)?;
-    let localizer = Localizer::from_dir_on(checkpoint, &ctx.device)?;
+    let (plan, model) = load_run_model(checkpoint, &ctx.device)?;
+    let localizer = Localizer::new(model, InputSpec::load(checkpoint)?, &ctx.device)?;
     let generator = Generator::new(Arc::new(AssetPack::load_default()?), plan.data.bench.clone())?;
     let level_gate = SilenceRule::default().min_level_dbfs;
     let measure = |split: Split| -> Result<Vec<(f32, f32, Option<bool>)>> {

@@ -251,7 +251,6 @@ pub fn run_separation(plan: &SeparationPlan, guide: &Guide, ctx: &RunContext) ->
     let (out, device, progress) = (ctx.out.as_path(), &ctx.device, ctx.progress);
     let started = Instant::now();
     plan.validate()?;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let config =
         serde_json::json!({ "plan": plan, "guide": guide.origin, "guide_image_size": guide.image_size });
     let config_path = out.join("config.json");
