@@ -45,7 +45,9 @@ fn forward_objective_and_localization_have_the_documented_shapes() {
     assert_eq!(model.avc_logits(&f).dims(), [4, 4, 2]);
     let emb = model.class_embeddings(&f).unwrap();
     assert_eq!(emb.audio.dims(), [4, 3, 16]);
-    for source in [MapSource::Alignment, MapSource::VisualCam, MapSource::Correspondence] {
+    for source in
+        [MapSource::Alignment, MapSource::AlignmentCamGated, MapSource::VisualCam, MapSource::Correspondence]
+    {
         let cfg = LocalizeConfig { source, output_size: Some([64, 64]), ..LocalizeConfig::default() };
         let loc = model.localize(&f, &cfg).unwrap();
         assert_eq!(loc.per_class.dims(), [4, 3, 64, 64]);
@@ -65,6 +67,30 @@ fn forward_objective_and_localization_have_the_documented_shapes() {
         assert_eq!(method == Method::AvcOnly, values.cls_a == 0.0);
         let _ = loss.backward();
     }
+    // The per-position term adds to stage 2 exactly its weighted value.
+    let labels = Tensor::<2>::from_data(
+        TensorData::new(vec![1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0], [4, 3]),
+        &ad,
+    );
+    let b = Batch { labels_a: labels.clone(), labels_v: labels, ..b };
+    let plain = ObjectiveConfig { stage: Stage::Two, ..ObjectiveConfig::default() };
+    let with = ObjectiveConfig {
+        position: Some(av_align::alignment::PositionLossConfig::default()),
+        position_weight: 0.5,
+        ..plain
+    };
+    let (_, v0) = model.objective(&b, &plain).unwrap();
+    let (loss, v1) = model.objective(&b, &with).unwrap();
+    assert_eq!(v0.position, 0.0);
+    assert!(v1.position.is_finite() && v1.position > 0.0, "{}", v1.position);
+    assert!(
+        (v1.total - v0.total - 0.5 * v1.position).abs() < 1e-4,
+        "{} {} {}",
+        v1.total,
+        v0.total,
+        v1.position
+    );
+    let _ = loss.backward();
 }
 
 #[test]

@@ -34,6 +34,17 @@ pub enum Maps {
     Correspondence,
 }
 
+/// The stage-2 per-position alignment term.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PositionTerm {
+    /// None: Eq. 7 alone (the paper).
+    Off,
+    /// Max over positions, contrastive across clips (EZ-VSL).
+    Max,
+    /// LVS soft tri-map positive with hard background negatives.
+    Lvs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Localize built-in demo scenes with a checkpoint (the default).
@@ -82,6 +93,27 @@ pub enum Command {
         /// (docs/scaling.md). Default: the whole batch on the selected device.
         #[arg(long, value_delimiter = ',')]
         devices: Vec<String>,
+        /// Training seed: model initialisation and batch order of both stages (the data stay
+        /// the same). Tables report the mean over seeds 0, 1 and 2.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the stage-2 per-position alignment term of the plan (`off` is the paper's
+        /// Eq. 7 alone).
+        #[arg(long, value_enum)]
+        position: Option<PositionTerm>,
+    },
+    /// Score a model folder in- and out-of-family (picture families, SoundFont and photos never
+    /// used in training) beside its own CAMs and the whole-image, centre and random baselines.
+    Generalization {
+        /// Model folder.
+        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        checkpoint: PathBuf,
+        /// Scenes per test set.
+        #[arg(long, default_value_t = 500)]
+        scenes: u64,
+        /// `val` to choose settings, `test` to report.
+        #[arg(long, default_value = "test")]
+        split: String,
     },
     /// Evaluate a checkpoint on benchmark test scenes or on a real SoundNet-Flickr test set.
     Eval {

@@ -9,14 +9,13 @@ use av_align::model::MapSource;
 use av_align::overlay::save_png;
 use av_align::train::{StreamingFlickr, load_flickr_train};
 use av_experiments::flickr::{
-    FlickrPlan, calibrate_silence, run_bench_eval, run_demo, run_real_test_set, ship_model, train_plan,
-    train_plan_on,
+    FlickrPlan, calibrate_silence, evaluate_generalization, load_run_model, run_bench_eval, run_demo,
+    run_real_test_set, ship_model, train_plan, train_plan_on,
 };
-use av_experiments::models::Preset;
 use av_experiments::run::RunContext;
 use burn::tensor::Device;
 
-use crate::cli::{Args, Command, Maps};
+use crate::cli::{Args, Command, Maps, PositionTerm};
 
 pub fn run(args: Args) -> Result<()> {
     let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)
@@ -42,8 +41,49 @@ pub fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
-        Command::Train { preset, plan, run, ship, data, stream, devices } => {
-            train(preset, plan, &run, ship, data.map(|d| (d, stream)), &devices, &ctx.device, ctx.progress)
+        Command::Train { preset, plan, run, ship, data, stream, devices, seed, position } => {
+            let mut plan = match plan {
+                Some(path) => FlickrPlan::load(&path)?,
+                None => preset.plan(),
+            }
+            .with_devices(&devices);
+            if let Some(seed) = seed {
+                plan = plan.with_seed(seed);
+            }
+            if let Some(term) = position {
+                plan.stage2.objective.position = match term {
+                    PositionTerm::Off => None,
+                    PositionTerm::Max => Some(av_align::alignment::PositionLossConfig::default()),
+                    PositionTerm::Lvs => Some(av_align::alignment::PositionLossConfig::lvs()),
+                };
+            }
+            train(plan, &run, ship, data.map(|d| (d, stream)), &ctx.device, ctx.progress)
+        }
+        Command::Generalization { checkpoint, scenes, split } => {
+            let split = av_align::data::Split::from_name(&split)
+                .with_context(|| format!("--split must be val or test, not {split}"))?;
+            let (plan, model) =
+                load_run_model(&checkpoint, &ctx.device).context("loading the model folder")?;
+            let stage1_dir = checkpoint.with_file_name("model_stage1");
+            let stage1 = match stage1_dir.join("model.bpk").is_file() {
+                true => Some(load_run_model(&stage1_dir, &ctx.device)?.1),
+                false => match checkpoint.join("model_stage1/model.bpk").is_file() {
+                    true => Some(load_run_model(&checkpoint.join("model_stage1"), &ctx.device)?.1),
+                    false => None,
+                },
+            };
+            let report = evaluate_generalization(
+                &model,
+                stage1.as_ref(),
+                &plan,
+                split,
+                scenes,
+                &ctx.device,
+                ctx.progress,
+            )?;
+            ctx.write_json("generalization.json", &report)?;
+            println!("{}", report.table());
+            Ok(())
         }
         Command::Eval { checkpoint, data, scenes, maps, threshold } => {
             match data {
@@ -93,20 +133,13 @@ fn source(maps: Maps) -> MapSource {
 
 #[allow(clippy::too_many_arguments)]
 fn train(
-    preset: Preset,
-    plan_file: Option<PathBuf>,
+    plan: FlickrPlan,
     run: &Path,
     ship: Option<PathBuf>,
     data: Option<(PathBuf, bool)>,
-    devices: &[String],
     device: &Device,
     progress: bool,
 ) -> Result<()> {
-    let plan = match plan_file {
-        Some(path) => FlickrPlan::load(&path)?,
-        None => preset.plan(),
-    }
-    .with_devices(devices);
     let trained = match data {
         Some((root, true)) => {
             let (dataset, report) = StreamingFlickr::open(&root, plan.data.image_size)?;

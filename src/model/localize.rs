@@ -16,6 +16,10 @@ pub enum MapSource {
     /// and the projected visual feature at every position (MSSL `new/main.py:103-105`). The default.
     #[default]
     Alignment,
+    /// Eq. 8 gated by the visual class activation map: `relu(cos(g_a^c, g_v(u, v))) *
+    /// CAM_v^c(u, v) / max CAM_v^c`, as the original code's AudioSet evaluation gates the
+    /// alignment map with the class's visual CAM.
+    AlignmentCamGated,
     /// Multi-task baseline: the visual class activation map `relu(CAM_v^c)` of each class,
     /// max-normalised (coarse, category-level association; mixed over classes by the audio
     /// probabilities).
@@ -94,6 +98,13 @@ impl AvModel {
             }
             MapSource::VisualCam => {
                 normalize(self.class_v.cam(features.f_v.clone()).clamp_min(0.0), CamNormalization::Max)
+            }
+            MapSource::AlignmentCamGated => {
+                let g_a = self.class_embeddings_audio(features)?;
+                let g_v = self.visual_embedding_map(features.f_v.clone());
+                let cam =
+                    normalize(self.class_v.cam(features.f_v.clone()).clamp_min(0.0), CamNormalization::Max);
+                alignment_maps(g_a, g_v, [h, w]) * cam
             }
             MapSource::Correspondence => {
                 let [_, k, _, _] = features.f_v.dims();

@@ -1,6 +1,9 @@
 //! The training objectives of the two stages and of the ablation's baselines (Eq. 3, Eq. 7).
 
-use av_alignment::{AlignmentLossConfig, AvcNegatives, alignment_loss, avc_loss, multilabel_bce};
+use av_alignment::{
+    AlignmentLossConfig, AvcNegatives, PositionLossConfig, alignment_loss, avc_loss, multilabel_bce,
+    position_contrastive_loss,
+};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +47,9 @@ pub struct LossValues {
     pub align: f32,
     /// Valid positive pairs of the alignment loss.
     pub align_pos_pairs: usize,
+    /// Per-position alignment loss (stage 2, when configured).
+    #[serde(default)]
+    pub position: f32,
 }
 
 /// What the objective adds up.
@@ -59,6 +65,19 @@ pub struct ObjectiveConfig {
     pub align: AlignmentLossConfig,
     /// Weight λ of the alignment loss (1).
     pub lambda: f32,
+    /// The per-position alignment term of stage 2 (trains the Eq. 8 maps themselves: each
+    /// sounding class's audio embedding against every visual position, max over positions,
+    /// contrastive across clips; see `docs/reference_implementation.md`). `None` (the paper,
+    /// and plans written before it existed) leaves it out.
+    #[serde(default)]
+    pub position: Option<PositionLossConfig>,
+    /// Weight of the per-position term (1).
+    #[serde(default = "unit_weight")]
+    pub position_weight: f32,
+}
+
+fn unit_weight() -> f32 {
+    1.0
 }
 
 impl Default for ObjectiveConfig {
@@ -69,6 +88,8 @@ impl Default for ObjectiveConfig {
             avc_negatives: AvcNegatives::AllPairs,
             align: AlignmentLossConfig::mssl_new(),
             lambda: 1.0,
+            position: None,
+            position_weight: 1.0,
         }
     }
 }
@@ -132,7 +153,7 @@ impl AvModel {
         if objective.stage == Stage::Two {
             let emb = self.class_embeddings(&features)?;
             let align = alignment_loss(
-                emb.audio,
+                emb.audio.clone(),
                 emb.visual,
                 features.logits_a.clone(),
                 features.logits_v.clone(),
@@ -141,6 +162,18 @@ impl AvModel {
             values.align = scalar(&align.loss);
             values.align_pos_pairs = align.positive_pairs;
             total = total + align.loss.mul_scalar(objective.lambda);
+            if let Some(position) = &objective.position {
+                let g_v = self.visual_embedding_map(features.f_v.clone());
+                let term = position_contrastive_loss(
+                    emb.audio,
+                    g_v,
+                    batch.labels_a.clone(),
+                    batch.labels_v.clone(),
+                    position,
+                )?;
+                values.position = scalar(&term.loss);
+                total = total + term.loss.mul_scalar(objective.position_weight);
+            }
         }
         values.total = scalar(&total);
         Ok((total, values))

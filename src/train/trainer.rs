@@ -363,6 +363,7 @@ fn add(sum: &mut LossValues, v: &LossValues) {
     sum.avc += v.avc;
     sum.align += v.align;
     sum.align_pos_pairs += v.align_pos_pairs;
+    sum.position += v.position;
 }
 
 fn mean(sum: &LossValues, n: usize) -> LossValues {
@@ -374,5 +375,6 @@ fn mean(sum: &LossValues, n: usize) -> LossValues {
         avc: sum.avc / k,
         align: sum.align / k,
         align_pos_pairs: sum.align_pos_pairs / n.max(1),
+        position: sum.position / k,
     }
 }

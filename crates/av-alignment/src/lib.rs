@@ -8,6 +8,9 @@
 //! * [`alignment_loss`]: the contrastive loss of Eq. 7 (margin 1.4 on unit vectors, validity
 //!   threshold 0.3 per modality, positives = same clip and same class, positive and negative
 //!   terms averaged separately), or the original code's mean-squared variant.
+//! * [`position_contrastive_loss`]: a per-position contrastive loss (EZ-VSL max or LVS tri-map
+//!   score, optional LVS hard background negatives) that trains the test-time maps of Eq. 8
+//!   between each class's audio embedding and the visual feature at every position.
 //!
 //! Every function checks its inputs and returns a typed [`AlignError`] naming the one at fault.
 //! Values and gradients are checked against a PyTorch re-implementation of the official
@@ -33,9 +36,13 @@ mod contrastive;
 mod correspondence;
 mod error;
 mod pooling;
+mod position;
 
 pub use classification::multilabel_bce;
 pub use contrastive::{AlignmentDistance, AlignmentLoss, AlignmentLossConfig, alignment_loss};
 pub use correspondence::{AvcNegatives, avc_all_pairs_loss, avc_loss, avc_pairs_loss};
 pub use error::{AlignError, Result};
 pub use pooling::{POOL_EPS, PoolNormalization, class_aware_pool};
+pub use position::{
+    BackgroundNegative, PositionLoss, PositionLossConfig, PositionScore, position_contrastive_loss,
+};

@@ -52,6 +52,11 @@ struct Args {
     /// Do not write per-source stems.
     #[arg(long)]
     no_stems: bool,
+    /// The broad benchmark (picture families, SoundFonts, photo groups, training augmentation;
+    /// `BenchConfig::broad_localization`); its picture shows augmented training scenes and
+    /// out-of-family test scenes.
+    #[arg(long)]
+    broad: bool,
 }
 
 fn main() -> Result<()> {
@@ -59,6 +64,7 @@ fn main() -> Result<()> {
     let t = Instant::now();
     let assets = Arc::new(AssetPack::load_default().context("loading the asset pack")?);
     let (layout, config) = match args.layout {
+        LayoutArg::Flickr if args.broad => (Layout::Flickr, BenchConfig::broad_localization(args.seed)),
         LayoutArg::Flickr => (Layout::Flickr, BenchConfig::localization(args.seed)),
         LayoutArg::Audioset => (Layout::AudioSet, BenchConfig::localization(args.seed)),
         LayoutArg::Music => (Layout::Music, BenchConfig::separation(args.seed)),
@@ -72,7 +78,11 @@ fn main() -> Result<()> {
     let threads = rayon::current_num_threads();
 
     if let Some(path) = &args.picture {
-        picture(&generator, path)?;
+        if args.broad {
+            broad_picture(&generator, path)?;
+        } else {
+            picture(&generator, path)?;
+        }
         println!("picture written to {}", path.display());
     }
     if args.n == 0 {
@@ -142,6 +152,24 @@ fn main() -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// 8 augmented training scenes (top rows) and 8 out-of-family test scenes (bottom rows).
+fn broad_picture(generator: &Generator, path: &PathBuf) -> Result<()> {
+    let out = generator.out_of_family()?;
+    let vocab = generator.config().vocabulary;
+    let mut tiles = Vec::new();
+    for i in 0..8 {
+        tiles.push(annotate_scene(&generator.scene(Split::Train, i)?, vocab));
+    }
+    for i in 0..8 {
+        tiles.push(annotate_scene(&out.scene(Split::Test, i)?, vocab));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    save_png(path, &grid(&tiles, 4, 4, [255, 255, 255]))?;
     Ok(())
 }
 

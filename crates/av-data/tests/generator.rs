@@ -83,8 +83,8 @@ fn check_invariants(scene: &Scene, config: &BenchConfig) {
         let rms = (s.waveform.iter().map(|x| x * x).sum::<f32>() / s.waveform.len() as f32).sqrt();
         assert!(peak <= 0.99 + 1e-6 && rms > 0.01, "{}: {} peak {peak} rms {rms}", scene.id, s.instrument);
     }
-    let bg = BACKGROUNDS.iter().find(|b| b.name == scene.background).unwrap();
-    assert_eq!(bg.split, scene.split, "backgrounds are held out per split");
+    let bg = BACKGROUNDS.iter().find(|b| b.0 == scene.background).unwrap();
+    assert_eq!(bg.1, scene.split, "backgrounds are held out per split");
 }
 
 #[test]

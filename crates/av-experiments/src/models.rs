@@ -43,6 +43,9 @@ pub enum Preset {
     /// Compact model, 128x128 frames, 1 600 scenes: about 21 minutes on 2 CPU cores (the shipped
     /// checkpoint).
     Compact,
+    /// Compact model on the broad benchmark (picture families, SoundFonts, photo groups,
+    /// augmentation) with the per-position alignment term: about 25 minutes on 2 CPU cores.
+    Broad,
     /// The paper's ResNet-18 model, 256x256 frames, 10 000 scenes: a GPU run.
     Paper,
     /// Seconds: for tests.
@@ -54,6 +57,7 @@ impl Preset {
     pub fn plan(self) -> FlickrPlan {
         match self {
             Preset::Compact => FlickrPlan::compact(),
+            Preset::Broad => FlickrPlan::broad(),
             Preset::Paper => FlickrPlan::paper(),
             Preset::Tiny => FlickrPlan::tiny(),
         }

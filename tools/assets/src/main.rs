@@ -1,16 +1,26 @@
 //! Builds av-data's asset pack (`crates/av-data/assets/`) from offline sources:
 //!
-//! * `notes/`: for every instrument of `av_data::classes::Instrument`, its anchor notes rendered
-//!   from the MIT FluidR3_GM SoundFont with rustysynth (mono, 22 050 Hz, dry), concatenated into
-//!   one 16-bit WAV per instrument, plus `notes/index.json` (offsets). `make_asset_pack.sh`
-//!   then compresses the WAVs losslessly to FLAC.
-//! * `sprites/`: Twemoji SVGs (CC-BY 4.0) and our own SVGs (`tools/assets/svg/`) rasterised with
-//!   resvg to RGBA PNGs, cropped to their content, longest side 160 px.
-//! * `backgrounds/`: CC0 / public-domain photos from the scikit-image wheel, resized so that the
-//!   short side is 320 px (long side cropped to at most 4:3), JPEG quality 88.
+//! * `notes/<font>/`: for every instrument of `av_data::classes::Instrument`, its anchor notes
+//!   rendered from a General-MIDI SoundFont with rustysynth (mono, 22 050 Hz, dry), concatenated
+//!   into one 16-bit WAV per instrument (`<wav>/<font>/<slug>.wav`), plus `notes/<font>/index.json`
+//!   (offsets, the program used). `make_asset_pack.sh` then compresses the WAVs losslessly to FLAC.
+//!   `notes/fonts.json` lists the fonts.
+//! * `sprites/<family>/<slug>.png`: SVGs of several art styles (Twemoji, Iconify emoji and icon
+//!   sets, two sets of our own drawings and two restyled renderings of the first) rasterised with
+//!   resvg to RGBA PNGs, cropped to their content, longest side 160 px. `sprites/families.json`
+//!   lists the families.
+//! * `backgrounds/<name>.jpg`: CC0 / public-domain / CC-BY photos (scikit-image, scikit-learn,
+//!   matplotlib and SciPy wheels, Debian lomiri-wallpapers-16.04), resized so that the short side
+//!   is 320 px (long side cropped to at most 4:3), JPEG quality 88; `backgrounds/index.json`
+//!   lists them with group, split, licence and source.
+//!
+//! Legacy files (the `twemoji` and `own` sprite families, the `fluidr3_gm` notes and the 12
+//! original scikit-image photos) are never overwritten: a shipped model's recorded numbers depend
+//! on them. They are only written when absent (pass `--legacy` to allow that).
 //!
 //! Usage (see make_asset_pack.sh for the whole procedure):
-//! `make-asset-pack --soundfont FluidR3_GM.sf2 --twemoji DIR --skimage DIR --out DIR --wav DIR`
+//! `make-asset-pack --out DIR --wav DIR --svg DIR --iconify DIR --photos DIR
+//!  --svg-cartoon DIR [--font NAME=FILE.sf2]... [--twemoji DIR] [--legacy]`
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -43,72 +53,415 @@ const SPRITE_SIDE: f32 = 160.0;
 /// Short side of a background photo in pixels.
 const BACKGROUND_SHORT: u32 = 320;
 
-/// Where each instrument's picture comes from: a Twemoji code point or one of our own SVGs.
-fn sprite_source(inst: Instrument) -> (&'static str, &'static str) {
-    match inst {
-        Instrument::Accordion => ("twemoji", "1fa97"),
-        Instrument::AcousticGuitar => ("twemoji", "1f3b8"),
-        Instrument::Banjo => ("twemoji", "1fa95"),
-        Instrument::Drum => ("twemoji", "1f941"),
-        Instrument::Flute => ("twemoji", "1fa88"),
-        Instrument::Horn => ("twemoji", "1f4ef"),
-        Instrument::Piano => ("twemoji", "1f3b9"),
-        Instrument::Saxophone => ("twemoji", "1f3b7"),
-        Instrument::Trumpet => ("twemoji", "1f3ba"),
-        Instrument::Violin => ("twemoji", "1f3bb"),
-        Instrument::Cello => ("own", "cello"),
-        Instrument::Clarinet => ("own", "clarinet"),
-        Instrument::Erhu => ("own", "erhu"),
-        Instrument::Harmonica => ("own", "harmonica"),
-        Instrument::Harp => ("own", "harp"),
-        Instrument::Oboe => ("own", "oboe"),
-        Instrument::Trombone => ("own", "trombone"),
-        Instrument::Tuba => ("own", "tuba"),
-        Instrument::Xylophone => ("own", "xylophone"),
-    }
+/// A SoundFont of the note bank: pack name, licence, source, description for index.json.
+struct Font {
+    name: &'static str,
+    licence: &'static str,
+    source: &'static str,
+    soundfont: &'static str,
+    legacy: bool,
 }
 
-/// The scikit-image photos used as backgrounds (file in `skimage/data/`, name in the pack).
-const PHOTOS: [(&str, &str); 12] = [
-    ("astronaut.png", "astronaut"),
-    ("brick.png", "brick"),
-    ("camera.png", "camera"),
-    ("chelsea.png", "chelsea"),
-    ("coffee.png", "coffee"),
-    ("coins.png", "coins"),
-    ("grass.png", "grass"),
-    ("gravel.png", "gravel"),
-    ("hubble_deep_field.jpg", "hubble_deep_field"),
-    ("ihc.png", "immunohistochemistry"),
-    ("rocket.jpg", "rocket"),
-    ("text.png", "text"),
+const FONTS: [Font; 3] = [
+    Font {
+        name: "fluidr3_gm",
+        licence: "MIT",
+        source: "Debian fluid-soundfont-gm 3.1",
+        soundfont: "FluidR3_GM.sf2 (fluid-soundfont-gm 3.1, MIT)",
+        legacy: true,
+    },
+    Font {
+        name: "musescore_general",
+        licence: "MIT",
+        source: "Debian musescore-general-soundfont-lossless 0.2.1",
+        soundfont: "MuseScore_General_Full.sf2 (musescore-general-soundfont-lossless 0.2.1, MIT; parts CC0 / public domain)",
+        legacy: false,
+    },
+    Font {
+        name: "csound_gmbank",
+        licence: "public domain",
+        source: "Debian csound-soundfont 6.18.1",
+        soundfont: "sf_GMbank.sf2 (csound-soundfont 1:6.18.1+dfsg-1, public domain)",
+        legacy: false,
+    },
+];
+
+/// Where a sprite family's SVGs come from.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// `--twemoji DIR`, `<code point>.svg`.
+    Twemoji,
+    /// Our own SVGs (`--svg DIR`), drawn as they are.
+    Own,
+    /// Our own SVGs restyled by a CSS sheet: line art (no fill, dark stroke).
+    OwnLine,
+    /// Our own SVGs restyled: one flat colour per instrument with a dark outline.
+    OwnFlat,
+    /// Our own second set of drawings (`--svg-cartoon DIR`), a chunky cartoon style.
+    OwnCartoon,
+    /// An Iconify JSON set (`--iconify DIR/<set>/icons.json`); `currentColor` is replaced.
+    Iconify(&'static str),
+}
+
+/// A sprite family (art style): its pack name, style, licence, source and per-slug icon names.
+struct Family {
+    name: &'static str,
+    style: &'static str,
+    licence: &'static str,
+    source: &'static str,
+    origin: Origin,
+    legacy: bool,
+    icons: &'static [(&'static str, &'static str)],
+}
+
+const OWN_ICONS: &[(&str, &str)] = &[
+    ("cello", "cello"),
+    ("clarinet", "clarinet"),
+    ("erhu", "erhu"),
+    ("harmonica", "harmonica"),
+    ("harp", "harp"),
+    ("oboe", "oboe"),
+    ("trombone", "trombone"),
+    ("tuba", "tuba"),
+    ("xylophone", "xylophone"),
+];
+
+/// The ten emoji every colour emoji set has, under Iconify's (Unicode CLDR) names.
+const EMOJI10: &[(&str, &str)] = &[
+    ("accordion", "accordion"),
+    ("acoustic_guitar", "guitar"),
+    ("banjo", "banjo"),
+    ("drum", "drum"),
+    ("flute", "flute"),
+    ("horn", "postal-horn"),
+    ("piano", "musical-keyboard"),
+    ("saxophone", "saxophone"),
+    ("trumpet", "trumpet"),
+    ("violin", "violin"),
+];
+
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "twemoji",
+        style: "flat colour emoji",
+        licence: "CC-BY-4.0",
+        source: "npm @twemoji/svg@15.0.0",
+        origin: Origin::Twemoji,
+        legacy: true,
+        icons: &[
+            ("accordion", "1fa97"),
+            ("acoustic_guitar", "1f3b8"),
+            ("banjo", "1fa95"),
+            ("drum", "1f941"),
+            ("flute", "1fa88"),
+            ("horn", "1f4ef"),
+            ("piano", "1f3b9"),
+            ("saxophone", "1f3b7"),
+            ("trumpet", "1f3ba"),
+            ("violin", "1f3bb"),
+        ],
+    },
+    Family {
+        name: "own",
+        style: "flat colour drawing with outlines",
+        licence: "CC0-1.0",
+        source: "av-align tools/assets/svg",
+        origin: Origin::Own,
+        legacy: true,
+        icons: OWN_ICONS,
+    },
+    Family {
+        name: "own_line",
+        style: "line art (our drawings, no fill, dark stroke)",
+        licence: "CC0-1.0",
+        source: "av-align tools/assets/svg, restyled",
+        origin: Origin::OwnLine,
+        legacy: false,
+        icons: OWN_ICONS,
+    },
+    Family {
+        name: "own_flat",
+        style: "single-colour silhouette with dark outlines (our drawings)",
+        licence: "CC0-1.0",
+        source: "av-align tools/assets/svg, restyled",
+        origin: Origin::OwnFlat,
+        legacy: false,
+        icons: OWN_ICONS,
+    },
+    Family {
+        name: "own_cartoon",
+        style: "cartoon drawings, thick dark outlines, tilted (our second set of drawings)",
+        licence: "CC0-1.0",
+        source: "av-align tools/assets/svg_cartoon",
+        origin: Origin::OwnCartoon,
+        legacy: false,
+        icons: OWN_ICONS,
+    },
+    Family {
+        name: "noto",
+        style: "colour emoji with soft shading (Google Noto)",
+        licence: "Apache-2.0",
+        source: "npm @iconify-json/noto@1.2.9 (googlefonts/noto-emoji)",
+        origin: Origin::Iconify("noto"),
+        legacy: false,
+        icons: &[
+            ("accordion", "accordion"),
+            ("acoustic_guitar", "guitar"),
+            ("banjo", "banjo"),
+            ("drum", "drum"),
+            ("flute", "flute"),
+            ("harp", "harp"),
+            ("horn", "postal-horn"),
+            ("piano", "musical-keyboard"),
+            ("saxophone", "saxophone"),
+            ("trombone", "trombone"),
+            ("trumpet", "trumpet"),
+            ("violin", "violin"),
+        ],
+    },
+    Family {
+        name: "noto_v1",
+        style: "older Noto colour emoji (flat, bold outlines)",
+        licence: "Apache-2.0",
+        source: "npm @iconify-json/noto-v1@1.2.5 (googlefonts/noto-emoji)",
+        origin: Origin::Iconify("noto-v1"),
+        legacy: false,
+        icons: &[
+            ("acoustic_guitar", "guitar"),
+            ("drum", "drum"),
+            ("horn", "postal-horn"),
+            ("piano", "musical-keyboard"),
+            ("saxophone", "saxophone"),
+            ("trumpet", "trumpet"),
+            ("violin", "violin"),
+        ],
+    },
+    Family {
+        name: "fluent_flat",
+        style: "flat colour emoji (Microsoft Fluent, flat)",
+        licence: "MIT",
+        source: "npm @iconify-json/fluent-emoji-flat@1.2.6 (microsoft/fluentui-emoji)",
+        origin: Origin::Iconify("fluent-emoji-flat"),
+        legacy: false,
+        icons: EMOJI10,
+    },
+    Family {
+        name: "fluent_color",
+        style: "gradient-shaded pseudo-3D colour emoji (Microsoft Fluent, color)",
+        licence: "MIT",
+        source: "npm @iconify-json/fluent-emoji@1.2.7 (microsoft/fluentui-emoji)",
+        origin: Origin::Iconify("fluent-emoji"),
+        legacy: false,
+        icons: EMOJI10,
+    },
+    Family {
+        name: "fluent_hc",
+        style: "monochrome high-contrast glyphs (Microsoft Fluent, high contrast), near-black",
+        licence: "MIT",
+        source: "npm @iconify-json/fluent-emoji-high-contrast@1.2.6 (microsoft/fluentui-emoji)",
+        origin: Origin::Iconify("fluent-emoji-high-contrast"),
+        legacy: false,
+        icons: EMOJI10,
+    },
+    Family {
+        name: "fxemoji",
+        style: "colour emoji with strong gradients (Firefox OS)",
+        licence: "Apache-2.0",
+        source: "npm @iconify-json/fxemoji@1.2.2 (mozilla/fxemoji)",
+        origin: Origin::Iconify("fxemoji"),
+        legacy: false,
+        icons: &[
+            ("acoustic_guitar", "guitar"),
+            ("horn", "postalhorn"),
+            ("piano", "musicalkeyboard"),
+            ("saxophone", "saxophone"),
+            ("trumpet", "trumpet"),
+            ("violin", "violin"),
+        ],
+    },
+    Family {
+        name: "emojione",
+        style: "colour emoji, flat with highlights (EmojiOne 2 / Emojitwo)",
+        licence: "CC-BY-4.0",
+        source: "npm @iconify-json/emojione@1.2.3 (EmojiTwo/emojitwo)",
+        origin: Origin::Iconify("emojione"),
+        legacy: false,
+        icons: &[
+            ("acoustic_guitar", "guitar"),
+            ("drum", "drum"),
+            ("horn", "postal-horn"),
+            ("piano", "musical-keyboard"),
+            ("saxophone", "saxophone"),
+            ("trumpet", "trumpet"),
+            ("violin", "violin"),
+        ],
+    },
+    Family {
+        name: "game_icons",
+        style: "filled silhouettes in one dark colour per instrument (game-icons.net)",
+        licence: "CC-BY-3.0",
+        source: "npm @iconify-json/game-icons@1.2.4 (game-icons/icons: Lorc, Delapouite et al.)",
+        origin: Origin::Iconify("game-icons"),
+        legacy: false,
+        icons: &[
+            ("accordion", "accordion"),
+            ("acoustic_guitar", "guitar"),
+            ("banjo", "banjo"),
+            ("clarinet", "clarinet"),
+            ("drum", "drum"),
+            ("flute", "flute"),
+            ("harp", "harp"),
+            ("horn", "french-horn"),
+            ("piano", "grand-piano"),
+            ("saxophone", "saxophone"),
+            ("trombone", "trombone"),
+            ("trumpet", "trumpet"),
+            ("tuba", "tuba"),
+            ("violin", "violin"),
+            ("xylophone", "xylophone"),
+        ],
+    },
+    Family {
+        name: "mdi",
+        style: "flat monochrome UI glyphs (Material Design Icons), one dark colour per instrument",
+        licence: "Apache-2.0",
+        source: "npm @iconify-json/mdi@1.2.3 (Templarian/MaterialDesign)",
+        origin: Origin::Iconify("mdi"),
+        legacy: false,
+        icons: &[
+            ("acoustic_guitar", "guitar-acoustic"),
+            ("piano", "piano"),
+            ("saxophone", "saxophone"),
+            ("trumpet", "trumpet"),
+        ],
+    },
+];
+
+/// Dark colours for monochrome icon sets (picked per instrument).
+const DARK: [&str; 5] = ["#1f1f1f", "#2d3a64", "#5a2318", "#1f4d2b", "#4a3320"];
+/// Flat fill colours for `own_flat` (picked per instrument).
+const FLAT: [&str; 6] = ["#c8782a", "#3f7fbf", "#b8434b", "#4c9a5a", "#8a5fb0", "#d1a623"];
+
+/// A background photo: pack name, file under `--photos` (or the skimage dir), group, split,
+/// licence, source.
+struct Photo {
+    name: &'static str,
+    file: &'static str,
+    group: &'static str,
+    split: &'static str,
+    licence: &'static str,
+    source: &'static str,
+    legacy: bool,
+}
+
+const fn photo(
+    name: &'static str,
+    file: &'static str,
+    group: &'static str,
+    split: &'static str,
+    licence: &'static str,
+    source: &'static str,
+    legacy: bool,
+) -> Photo {
+    Photo { name, file, group, split, licence, source, legacy }
+}
+
+const SKI: &str = "scikit-image 0.26.0";
+/// The committed Lomiri photos form the out-of-family test set's background group: no training
+/// scene of the broad benchmark uses them (`AssetSelection::held_out` in av-data).
+const HELD_OUT: &str = "held_out";
+const LOMIRI_SRC: &str = "Debian lomiri-wallpapers-16.04 20.04.0-2";
+
+/// The photos: the 12 legacy scikit-image photos first (this order is part of the format), then
+/// the additions. `file` is relative to `--photos` (make_asset_pack.sh stages them there).
+#[rustfmt::skip]
+const PHOTOS: &[Photo] = &[
+    photo("astronaut", "skimage/astronaut.png", "skimage", "train", "public domain (NASA)", SKI, true),
+    photo("brick", "skimage/brick.png", "skimage", "train", "CC0", SKI, true),
+    photo("camera", "skimage/camera.png", "skimage", "train", "CC0", SKI, true),
+    photo("coffee", "skimage/coffee.png", "skimage", "train", "CC0", SKI, true),
+    photo("grass", "skimage/grass.png", "skimage", "train", "CC0", SKI, true),
+    photo("hubble_deep_field", "skimage/hubble_deep_field.jpg", "skimage", "train", "public domain (NASA)", SKI, true),
+    photo("immunohistochemistry", "skimage/ihc.png", "skimage", "train", "public domain", SKI, true),
+    photo("text", "skimage/text.png", "skimage", "train", "public domain", SKI, true),
+    photo("coins", "skimage/coins.png", "skimage", "val", "public domain", SKI, true),
+    photo("rocket", "skimage/rocket.jpg", "skimage", "val", "public domain (SpaceX)", SKI, true),
+    photo("chelsea", "skimage/chelsea.png", "skimage", "test", "CC0", SKI, true),
+    photo("gravel", "skimage/gravel.png", "skimage", "test", "CC0", SKI, true),
+    photo("clock", "skimage/clock_motion.png", "skimage", "train", "public domain (Stefan van der Walt)", SKI, false),
+    photo("cell", "skimage/cell.png", "skimage", "train", "CC0", SKI, false),
+    photo("retina", "skimage/retina.jpg", "skimage", "train", "CC0 (Mikael Häggström)", SKI, false),
+    photo("grace_hopper", "matplotlib/grace_hopper.jpg", "matplotlib", "train", "public domain (US Navy)", "matplotlib 3.10.7 (mpl-data/sample_data)", false),
+    photo("flower", "sklearn/flower.jpg", "sklearn", "train", "CC-BY-2.0 (vultilion, Flickr)", "scikit-learn 1.7.2 (sklearn/datasets/images)", false),
+    photo("raccoon_face", "scipy/face.ppm", "scipy", "val", "public domain (public-domain-image.com)", "scipy 1.10.1 (scipy/misc/face.dat)", false),
+    photo("china", "sklearn/china.jpg", "sklearn", "test", "CC-BY-2.0 (danielbuechele, Flickr)", "scikit-learn 1.7.2 (sklearn/datasets/images)", false),
+    photo("lomiri_aitzgorri", "lomiri/aitzgorri_by_Aitzol_Berasategi.jpg", HELD_OUT, "val", "CC-BY-4.0 (Aitzol Berasategi)", LOMIRI_SRC, false),
+    photo("lomiri_friends", "lomiri/friends_by_Aitzol_Berasategi.jpg", HELD_OUT, "val", "CC-BY-4.0 (Aitzol Berasategi)", LOMIRI_SRC, false),
+    photo("lomiri_life", "lomiri/life_by_Aitzol_Berasategi.jpg", HELD_OUT, "test", "CC-BY-4.0 (Aitzol Berasategi)", LOMIRI_SRC, false),
+    photo("lomiri_picture_0b", "lomiri/Picture_0B_by_freespace.jpg", HELD_OUT, "test", "CC-BY-4.0 (freespace)", LOMIRI_SRC, false),
+    photo("lomiri_picture_1a", "lomiri/Picture_1A_by_freespace.jpg", HELD_OUT, "test", "CC-BY-4.0 (freespace)", LOMIRI_SRC, false),
+    photo("lomiri_sunset", "lomiri/sunset_by_Aitzol_Berasategi.jpg", HELD_OUT, "test", "CC-BY-4.0 (Aitzol Berasategi)", LOMIRI_SRC, false),
+    photo("lomiri_picosdeeuropa", "lomiri/picosdeeuropa_by_Aitzol_Berasategi.jpg", HELD_OUT, "test", "CC-BY-4.0 (Aitzol Berasategi)", LOMIRI_SRC, false),
+    photo("lomiri_seeding", "lomiri/seeding_by_Clements_Engelhardt.jpg", HELD_OUT, "test", "CC0-1.0 (Clements Engelhardt)", LOMIRI_SRC, false),
+    photo("lomiri_wine", "lomiri/Wine_by_Jakkub_Mede.jpg", HELD_OUT, "test", "CC-BY-4.0 (Jakkub Mede)", LOMIRI_SRC, false),
 ];
 
 struct Args {
-    soundfont: PathBuf,
-    twemoji: PathBuf,
-    skimage: PathBuf,
+    fonts: Vec<(String, PathBuf)>,
+    twemoji: Option<PathBuf>,
+    iconify: Option<PathBuf>,
+    photos: Option<PathBuf>,
     svg: PathBuf,
+    svg_cartoon: Option<PathBuf>,
     out: PathBuf,
     wav: PathBuf,
+    legacy: bool,
 }
 
 fn parse_args() -> Result<Args> {
     let mut map = BTreeMap::new();
+    let mut fonts = Vec::new();
+    let mut legacy = false;
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--legacy" {
+            legacy = true;
+            continue;
+        }
         let v = it.next().with_context(|| format!("missing value after {k}"))?;
-        map.insert(k.trim_start_matches("--").to_string(), PathBuf::from(v));
+        if k == "--font" {
+            let (name, path) = v.split_once('=').context("--font NAME=FILE.sf2")?;
+            if !FONTS.iter().any(|f| f.name == name) {
+                bail!("unknown font {name}");
+            }
+            fonts.push((name.to_string(), PathBuf::from(path)));
+        } else {
+            map.insert(k.trim_start_matches("--").to_string(), PathBuf::from(v));
+        }
     }
-    let mut get = |k: &str| map.remove(k).with_context(|| format!("--{k} is required"));
-    Ok(Args {
-        soundfont: get("soundfont")?,
-        twemoji: get("twemoji")?,
-        skimage: get("skimage")?,
-        svg: get("svg")?,
-        out: get("out")?,
-        wav: get("wav")?,
-    })
+    let svg = map.remove("svg").context("--svg is required")?;
+    let out = map.remove("out").context("--out is required")?;
+    let wav = map.remove("wav").context("--wav is required")?;
+    let args = Args {
+        fonts,
+        twemoji: map.remove("twemoji"),
+        iconify: map.remove("iconify"),
+        photos: map.remove("photos"),
+        svg,
+        svg_cartoon: map.remove("svg-cartoon"),
+        out,
+        wav,
+        legacy,
+    };
+    if let Some(k) = map.keys().next() {
+        bail!("unknown argument --{k}");
+    }
+    Ok(args)
+}
+
+/// Whether a legacy file must be left alone (it exists, or `--legacy` was not given).
+fn keep_legacy(args: &Args, path: &Path) -> bool {
+    !args.legacy || path.exists()
 }
 
 fn main() -> Result<()> {
@@ -117,26 +470,79 @@ fn main() -> Result<()> {
         std::fs::create_dir_all(args.out.join(d))?;
     }
     std::fs::create_dir_all(&args.wav)?;
-    render_notes(&args)?;
+    for (name, path) in &args.fonts {
+        let font = FONTS.iter().find(|f| f.name == name).expect("checked");
+        render_notes(&args, font, path)?;
+    }
+    write_fonts_json(&args)?;
     render_sprites(&args)?;
-    convert_photos(&args)?;
+    if args.photos.is_some() {
+        convert_photos(&args)?;
+    }
     Ok(())
 }
 
-/// Renders every instrument's anchor notes and writes `<wav>/<slug>.wav` + `notes/index.json`.
-fn render_notes(args: &Args) -> Result<()> {
-    let mut file = File::open(&args.soundfont).with_context(|| format!("{}", args.soundfont.display()))?;
-    let font = Arc::new(SoundFont::new(&mut file).map_err(|e| anyhow::anyhow!("soundfont: {e:?}"))?);
+fn write_json(path: &Path, doc: &serde_json::Value) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(doc)? + "\n")?;
+    Ok(())
+}
+
+fn write_fonts_json(args: &Args) -> Result<()> {
+    let fonts: Vec<_> = FONTS
+        .iter()
+        .map(|f| serde_json::json!({"name": f.name, "licence": f.licence, "source": f.source}))
+        .collect();
+    write_json(&args.out.join("notes/fonts.json"), &serde_json::json!({"fonts": fonts}))
+}
+
+/// The program actually used for `program` in `font`: itself if the font has it, else the
+/// nearest present program of the same GM family (8 programs), else the nearest present one.
+fn resolve_program(font: &SoundFont, program: u8) -> Result<u8> {
+    let has = |p: u8| {
+        font.get_presets().iter().any(|x| x.get_bank_number() == 0 && x.get_patch_number() == i32::from(p))
+    };
+    if has(program) {
+        return Ok(program);
+    }
+    let family = program / 8;
+    let mut cands: Vec<u8> = (0..128u8).filter(|&p| has(p)).collect();
+    cands.sort_by_key(|&p| (p / 8 != family, (i32::from(p) - i32::from(program)).abs()));
+    cands.first().copied().with_context(|| format!("no bank-0 preset near program {program}"))
+}
+
+/// Renders every instrument's anchor notes with `font_path`: `<wav>/<font>/<slug>.wav` +
+/// `notes/<font>/index.json`. Skips a legacy font whose index exists.
+fn render_notes(args: &Args, font: &Font, font_path: &Path) -> Result<()> {
+    let dir = args.out.join("notes").join(font.name);
+    if font.legacy && keep_legacy(args, &dir.join("index.json")) {
+        println!("notes/{}: legacy, kept as is", font.name);
+        return Ok(());
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let wav_dir = args.wav.join(font.name);
+    std::fs::create_dir_all(&wav_dir)?;
+    let mut file = File::open(font_path).with_context(|| format!("{}", font_path.display()))?;
+    let sf = Arc::new(SoundFont::new(&mut file).map_err(|e| anyhow::anyhow!("soundfont: {e:?}"))?);
+    let has_drums = sf.get_presets().iter().any(|x| x.get_bank_number() == 128);
     let mut index = serde_json::Map::new();
     for inst in Instrument::ALL {
         let mut settings = SynthesizerSettings::new(RATE as i32);
         settings.enable_reverb_and_chorus = false;
-        let mut synth = Synthesizer::new(&font, &settings).map_err(|e| anyhow::anyhow!("synth: {e:?}"))?;
+        let mut synth = Synthesizer::new(&sf, &settings).map_err(|e| anyhow::anyhow!("synth: {e:?}"))?;
         let patch = inst.gm_patch();
         let channel = if patch.bank == 128 { 9 } else { 0 };
-        if patch.bank != 128 {
+        let mut program = patch.program;
+        if patch.bank == 128 {
+            if !has_drums {
+                bail!("{}: no percussion kit (bank 128)", font.name);
+            }
+        } else {
+            program = resolve_program(&sf, patch.program)?;
             synth.process_midi_message(channel, 0xB0, 0x00, 0);
-            synth.process_midi_message(channel, 0xC0, i32::from(patch.program), 0);
+            synth.process_midi_message(channel, 0xC0, i32::from(program), 0);
         }
         let mut samples: Vec<f32> = Vec::new();
         let mut notes = Vec::new();
@@ -161,10 +567,10 @@ fn render_notes(args: &Args) -> Result<()> {
         }
         let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
         if peak <= 0.0 {
-            bail!("{inst}: the SoundFont rendered silence");
+            bail!("{}/{inst}: the SoundFont rendered silence", font.name);
         }
         let gain = 0.89 / peak;
-        let path = args.wav.join(format!("{}.wav", inst.slug()));
+        let path = wav_dir.join(format!("{}.wav", inst.slug()));
         let spec = hound::WavSpec {
             channels: 1,
             sample_rate: RATE,
@@ -176,26 +582,27 @@ fn render_notes(args: &Args) -> Result<()> {
             w.write_sample((s * gain * 32767.0).round().clamp(-32768.0, 32767.0) as i16)?;
         }
         w.finalize()?;
-        index.insert(
-            inst.slug().to_string(),
-            serde_json::json!({
-                "bank": patch.bank,
-                "program": patch.program,
-                "file": format!("{}.flac", inst.slug()),
-                "hold_s": if patch.bank == 128 { DRUM_S_JSON } else { HOLD_S_JSON },
-                "notes": notes,
-            }),
-        );
-        println!("{:16} {:5.2} s", inst.slug(), samples.len() as f32 / RATE as f32);
+        let mut entry = serde_json::json!({
+            "bank": patch.bank,
+            "program": program,
+            "file": format!("{}.flac", inst.slug()),
+            "hold_s": if patch.bank == 128 { DRUM_S_JSON } else { HOLD_S_JSON },
+            "notes": notes,
+        });
+        if program != patch.program {
+            entry["fallback_from_program"] = serde_json::json!(patch.program);
+            println!("{}/{}: program {} missing, using {program}", font.name, inst.slug(), patch.program);
+        }
+        index.insert(inst.slug().to_string(), entry);
+        println!("{:18} {:16} {:5.2} s", font.name, inst.slug(), samples.len() as f32 / RATE as f32);
     }
     let doc = serde_json::json!({
         "sample_rate": RATE,
-        "soundfont": "FluidR3_GM.sf2 (fluid-soundfont-gm 3.1, MIT)",
+        "soundfont": font.soundfont,
         "velocity": VELOCITY,
         "instruments": index,
     });
-    std::fs::write(args.out.join("notes/index.json"), serde_json::to_string_pretty(&doc)? + "\n")?;
-    Ok(())
+    write_json(&dir.join("index.json"), &doc)
 }
 
 /// Renders `seconds` of the synth's output, mixed to mono, onto `out`.
@@ -210,43 +617,170 @@ fn render(synth: &mut Synthesizer, seconds: f32, out: &mut Vec<f32>) {
     out.extend(left.iter().zip(&right).map(|(l, r)| 0.5 * (l + r)));
 }
 
-/// Rasterises every instrument's SVG to `sprites/<slug>.png`.
-fn render_sprites(args: &Args) -> Result<()> {
-    for inst in Instrument::ALL {
-        let (origin, name) = sprite_source(inst);
-        let svg_path = match origin {
-            "twemoji" => args.twemoji.join(format!("{name}.svg")),
-            _ => args.svg.join(format!("{name}.svg")),
-        };
-        let data = std::fs::read(&svg_path).with_context(|| format!("{}", svg_path.display()))?;
-        let tree = usvg::Tree::from_data(&data, &usvg::Options::default())
-            .with_context(|| format!("parse {}", svg_path.display()))?;
-        let bounds = tree.root().abs_stroke_bounding_box();
-        let scale = SPRITE_SIDE / bounds.width().max(bounds.height());
-        let w = (bounds.width() * scale).ceil() as u32 + 2;
-        let h = (bounds.height() * scale).ceil() as u32 + 2;
-        let mut pixmap = tiny_skia::Pixmap::new(w, h).context("pixmap")?;
-        let transform = tiny_skia::Transform::from_row(
-            scale,
-            0.0,
-            0.0,
-            scale,
-            1.0 - bounds.x() * scale,
-            1.0 - bounds.y() * scale,
-        );
-        resvg::render(&tree, transform, &mut pixmap.as_mut());
-        let png = pixmap.encode_png().context("encode png")?;
-        let out = args.out.join(format!("sprites/{}.png", inst.slug()));
-        std::fs::write(&out, png)?;
-        println!("{:16} {w}x{h} from {origin} {name}", inst.slug());
-    }
-    Ok(())
+/// Index of `slug` in `Instrument::ALL` (colour picks).
+fn slug_index(slug: &str) -> usize {
+    Instrument::ALL.iter().position(|i| i.slug() == slug).expect("known slug")
 }
 
-/// Resizes the scikit-image photos to `backgrounds/<name>.jpg`.
+/// Inserts a CSS sheet right after the root `<svg ...>` tag (CSS rules override the drawings'
+/// presentation attributes in usvg, as in browsers).
+fn with_style(svg: &str, css: &str) -> Result<String> {
+    let start = svg.find("<svg").context("no <svg>")?;
+    let end = start + svg[start..].find('>').context("no >")? + 1;
+    Ok(format!("{}<style>{css}</style>{}", &svg[..end], &svg[end..]))
+}
+
+/// Loads (and caches) an Iconify set's icons.json.
+fn iconify_set<'a>(
+    args: &Args,
+    cache: &'a mut BTreeMap<&'static str, serde_json::Value>,
+    set: &'static str,
+) -> Result<&'a serde_json::Value> {
+    if !cache.contains_key(set) {
+        let dir = args.iconify.as_ref().context("--iconify is required")?;
+        let path = dir.join(set).join("icons.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+        cache.insert(set, serde_json::from_str(&text)?);
+    }
+    Ok(&cache[set])
+}
+
+/// An Iconify icon as a standalone SVG document (aliases resolved; `currentColor` -> `colour`).
+fn iconify_svg(set: &serde_json::Value, name: &str, colour: &str) -> Result<String> {
+    let mut name = name.to_string();
+    for _ in 0..4 {
+        if set["icons"].get(&name).is_some() {
+            break;
+        }
+        match set["aliases"].get(&name).and_then(|a| a["parent"].as_str()) {
+            Some(p) => name = p.to_string(),
+            None => bail!("icon {name} not in set"),
+        }
+    }
+    let icon = &set["icons"][&name];
+    let dim = |k: &str| icon[k].as_f64().or_else(|| set[k].as_f64()).unwrap_or(16.0);
+    let (left, top) = (icon["left"].as_f64().unwrap_or(0.0), icon["top"].as_f64().unwrap_or(0.0));
+    let body = icon["body"].as_str().context("no body")?.replace("currentColor", colour);
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" \
+         viewBox=\"{left} {top} {} {}\">{body}</svg>",
+        dim("width"),
+        dim("height")
+    ))
+}
+
+/// Rasterises every family's SVGs to `sprites/<family>/<slug>.png` and writes
+/// `sprites/families.json`. Legacy families are kept as they are.
+fn render_sprites(args: &Args) -> Result<()> {
+    let mut sets = BTreeMap::new();
+    let mut listed = Vec::new();
+    for fam in FAMILIES {
+        listed.push(serde_json::json!({
+            "name": fam.name,
+            "style": fam.style,
+            "licence": fam.licence,
+            "source": fam.source,
+        }));
+        let dir = args.out.join("sprites").join(fam.name);
+        if fam.legacy {
+            if fam.icons.iter().all(|(slug, _)| keep_legacy(args, &dir.join(format!("{slug}.png")))) {
+                println!("sprites/{}: legacy, kept as is", fam.name);
+                continue;
+            }
+        } else if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        for &(slug, name) in fam.icons {
+            let out = dir.join(format!("{slug}.png"));
+            if fam.legacy && keep_legacy(args, &out) {
+                continue;
+            }
+            let own = || -> Result<String> {
+                let p = args.svg.join(format!("{name}.svg"));
+                std::fs::read_to_string(&p).with_context(|| format!("{}", p.display()))
+            };
+            let svg = match fam.origin {
+                Origin::Twemoji => {
+                    let p =
+                        args.twemoji.as_ref().context("--twemoji is required")?.join(format!("{name}.svg"));
+                    std::fs::read_to_string(&p).with_context(|| format!("{}", p.display()))?
+                }
+                Origin::Own => own()?,
+                Origin::OwnCartoon => {
+                    let dir = args.svg_cartoon.as_ref().context("--svg-cartoon is required")?;
+                    let p = dir.join(format!("{name}.svg"));
+                    std::fs::read_to_string(&p).with_context(|| format!("{}", p.display()))?
+                }
+                Origin::OwnLine => with_style(
+                    &own()?,
+                    "* { fill: none !important; stroke: #262626; stroke-width: 1.7; \
+                     stroke-linejoin: round; stroke-linecap: round }",
+                )?,
+                Origin::OwnFlat => with_style(
+                    &own()?,
+                    &format!(
+                        "* {{ fill: {} !important; stroke: #1b1b1b; stroke-width: 1.3; \
+                         stroke-linejoin: round }}",
+                        FLAT[slug_index(slug) % FLAT.len()]
+                    ),
+                )?,
+                Origin::Iconify(set) => {
+                    let colour = if set == "fluent-emoji-high-contrast" {
+                        "#1f1f1f"
+                    } else {
+                        DARK[slug_index(slug) % DARK.len()]
+                    };
+                    iconify_svg(iconify_set(args, &mut sets, set)?, name, colour)?
+                }
+            };
+            let (w, h) = rasterise(svg.as_bytes(), &out).with_context(|| format!("{}/{slug}", fam.name))?;
+            println!("{:14} {slug:16} {w}x{h} from {name}", fam.name);
+        }
+    }
+    write_json(&args.out.join("sprites/families.json"), &serde_json::json!({"families": listed}))
+}
+
+/// Rasterises an SVG document, cropped to its content with a 1 px margin, longest side 160 px.
+fn rasterise(data: &[u8], out: &Path) -> Result<(u32, u32)> {
+    let tree = usvg::Tree::from_data(data, &usvg::Options::default()).context("parse svg")?;
+    let bounds = tree.root().abs_stroke_bounding_box();
+    let scale = SPRITE_SIDE / bounds.width().max(bounds.height());
+    let w = (bounds.width() * scale).ceil() as u32 + 2;
+    let h = (bounds.height() * scale).ceil() as u32 + 2;
+    let mut pixmap = tiny_skia::Pixmap::new(w, h).context("pixmap")?;
+    let transform = tiny_skia::Transform::from_row(
+        scale,
+        0.0,
+        0.0,
+        scale,
+        1.0 - bounds.x() * scale,
+        1.0 - bounds.y() * scale,
+    );
+    resvg::render(&tree, transform, &mut pixmap.as_mut());
+    let png = pixmap.encode_png().context("encode png")?;
+    std::fs::write(out, png)?;
+    Ok((w, h))
+}
+
+/// Resizes the photos to `backgrounds/<name>.jpg` and writes `backgrounds/index.json`. The
+/// legacy photos' JPEGs are kept as they are.
 fn convert_photos(args: &Args) -> Result<()> {
-    for (file, name) in PHOTOS {
-        let path = args.skimage.join(file);
+    let dir = args.photos.as_ref().context("--photos is required")?;
+    let mut listed = Vec::new();
+    for p in PHOTOS {
+        listed.push(serde_json::json!({
+            "name": p.name,
+            "group": p.group,
+            "split": p.split,
+            "licence": p.licence,
+            "source": p.source,
+        }));
+        let out = args.out.join(format!("backgrounds/{}.jpg", p.name));
+        if p.legacy && keep_legacy(args, &out) {
+            continue;
+        }
+        let path = dir.join(p.file);
         let img = image::open(&path).with_context(|| format!("{}", path.display()))?.to_rgb8();
         let (w, h) = img.dimensions();
         let short = w.min(h);
@@ -256,11 +790,10 @@ fn convert_photos(args: &Args) -> Result<()> {
         let (cw, ch) = (nw.min(max_long), nh.min(max_long));
         let cropped: RgbImage =
             image::imageops::crop_imm(&resized, (nw - cw) / 2, (nh - ch) / 2, cw, ch).to_image();
-        let out = args.out.join(format!("backgrounds/{name}.jpg"));
         write_jpeg(&out, &cropped)?;
-        println!("{name:20} {w}x{h} -> {cw}x{ch}");
+        println!("{:20} {w}x{h} -> {cw}x{ch}", p.name);
     }
-    Ok(())
+    write_json(&args.out.join("backgrounds/index.json"), &serde_json::json!({"photos": listed}))
 }
 
 fn write_jpeg(path: &Path, img: &RgbImage) -> Result<()> {

@@ -51,6 +51,178 @@ pub struct BenchConfig {
     pub min_visible_fraction: f64,
     /// RMS level of every stem before mixing (then scaled by a random gain in [0.7, 1]).
     pub stem_rms: f32,
+    /// Which picture families, SoundFonts and background groups the scenes draw from. Absent
+    /// from older plans, which read as [`AssetSelection::legacy`].
+    #[serde(default = "AssetSelection::legacy")]
+    pub assets: AssetSelection,
+    /// The out-of-family test set's assets (picture families, SoundFonts and backgrounds never
+    /// used by `assets`), if the benchmark has one.
+    #[serde(default)]
+    pub out_of_family: Option<AssetSelection>,
+    /// Training-split augmentation (off by default and in older plans).
+    #[serde(default)]
+    pub augment: Augment,
+}
+
+/// A choice of assets from the pack: names of `sprites/<family>/`, `notes/<font>/` and groups
+/// of `backgrounds/index.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetSelection {
+    /// Picture families; each object is drawn in one of those that picture its instrument.
+    pub sprite_families: Vec<String>,
+    /// SoundFonts; each source plays one of them, drawn per source.
+    pub soundfonts: Vec<String>,
+    /// Background groups of every split; [`LEGACY_GROUP`] is the first benchmark's 12 photos.
+    pub background_groups: Vec<String>,
+    /// More background groups for the training split only: photos fetched by
+    /// `tools/assets/fetch_backgrounds.sh` (never committed), so that validation and test
+    /// scenes stay the same on machines without them.
+    #[serde(default)]
+    pub train_background_groups: Vec<String>,
+}
+
+/// The background group that stands for the first benchmark's 12 scikit-image photos.
+pub const LEGACY_GROUP: &str = "legacy";
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_string()).collect()
+}
+
+impl AssetSelection {
+    /// The first benchmark's assets: one picture per instrument (Twemoji or our own drawing),
+    /// FluidR3_GM, 12 photos. Scenes are identical to those generated before families existed.
+    pub fn legacy() -> Self {
+        Self {
+            sprite_families: names(&["twemoji", "own"]),
+            soundfonts: names(&["fluidr3_gm"]),
+            background_groups: names(&[LEGACY_GROUP]),
+            train_background_groups: Vec::new(),
+        }
+    }
+
+    /// Training and in-family test assets of the broad benchmark: 11 picture families, 2
+    /// SoundFonts, the committed photos but the held-out group, and for training the fetched
+    /// photo groups (`mate-backgrounds`, `plasma-workspace-wallpapers`).
+    pub fn in_family() -> Self {
+        Self {
+            sprite_families: names(&[
+                "twemoji",
+                "own",
+                "own_flat",
+                "own_cartoon",
+                "noto",
+                "noto_v1",
+                "fluent_flat",
+                "fluent_color",
+                "fluent_hc",
+                "emojione",
+                "mdi",
+            ]),
+            soundfonts: names(&["fluidr3_gm", "musescore_general"]),
+            background_groups: names(&["skimage", "matplotlib", "sklearn", "scipy"]),
+            train_background_groups: names(&["mate-backgrounds", "plasma-workspace-wallpapers"]),
+        }
+    }
+
+    /// The out-of-family test assets, never used by [`AssetSelection::in_family`]: line art,
+    /// gradient emoji and silhouettes (`own_line`, `fxemoji`, `game_icons`), the public-domain
+    /// csound GM bank, and the `held_out` photos.
+    pub fn held_out() -> Self {
+        Self {
+            sprite_families: names(&["own_line", "fxemoji", "game_icons"]),
+            soundfonts: names(&["csound_gmbank"]),
+            background_groups: names(&["held_out"]),
+            train_background_groups: Vec::new(),
+        }
+    }
+    fn validate(&self, what: &str) -> Result<()> {
+        if self.sprite_families.is_empty() || self.soundfonts.is_empty() || self.background_groups.is_empty()
+        {
+            return Err(DataError::InvalidConfig(format!(
+                "{what}: needs at least one picture family, SoundFont and background group"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Training-split augmentation. Validation and test scenes are never augmented. Each setting is
+/// a probability per scene (visual) or per source (audio) unless it says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Augment {
+    /// Master switch.
+    pub enabled: bool,
+    /// Largest sprite rotation in degrees (uniform in `[-max, max]`).
+    pub rotate_deg: f32,
+    /// Brightness, contrast and saturation jitter of the whole frame (each factor in `[1-j, 1+j]`).
+    pub color_jitter: f32,
+    /// Probability of a greyscale frame.
+    pub greyscale: f64,
+    /// Probability of a Gaussian blur (sigma 0.5-1.5 px).
+    pub blur: f64,
+    /// Probability of additive pixel noise (sigma 3-12 grey levels).
+    pub pixel_noise: f64,
+    /// Probability of a JPEG round trip (quality 25-85).
+    pub jpeg: f64,
+    /// Probability of an EQ (random low- and high-shelf gains within ±9 dB).
+    pub eq: f64,
+    /// Probability of reverb (Schroeder, decay 0.2-1.2 s, wet 10-40 %).
+    pub reverb: f64,
+    /// Probability of a transposition by ±1-3 semitones (within the instrument's range).
+    pub pitch: f64,
+    /// Probability of a circular time shift of a source.
+    pub time_shift: f64,
+    /// Probability of a background sound that belongs to no class (an out-of-vocabulary
+    /// instrument or hum), at 0.2-0.6 of the sources' level.
+    pub background_sound: f64,
+    /// Probability of noise in the mixture (SNR 10-40 dB).
+    pub mix_noise: f64,
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Self::off()
+    }
+}
+
+impl Augment {
+    /// No augmentation.
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            rotate_deg: 0.0,
+            color_jitter: 0.0,
+            greyscale: 0.0,
+            blur: 0.0,
+            pixel_noise: 0.0,
+            jpeg: 0.0,
+            eq: 0.0,
+            reverb: 0.0,
+            pitch: 0.0,
+            time_shift: 0.0,
+            background_sound: 0.0,
+            mix_noise: 0.0,
+        }
+    }
+
+    /// The broad benchmark's training augmentation.
+    pub fn standard() -> Self {
+        Self {
+            enabled: true,
+            rotate_deg: 20.0,
+            color_jitter: 0.3,
+            greyscale: 0.1,
+            blur: 0.2,
+            pixel_noise: 0.2,
+            jpeg: 0.3,
+            eq: 0.5,
+            reverb: 0.4,
+            pitch: 0.3,
+            time_shift: 0.5,
+            background_sound: 0.3,
+            mix_noise: 0.4,
+        }
+    }
 }
 
 impl BenchConfig {
@@ -68,7 +240,27 @@ impl BenchConfig {
             max_overlap_iou: 0.15,
             min_visible_fraction: 0.6,
             stem_rms: 0.08,
+            assets: AssetSelection::legacy(),
+            out_of_family: None,
+            augment: Augment::off(),
         }
+    }
+
+    /// The broad benchmark: [`BenchConfig::localization`] over every in-family picture family,
+    /// SoundFont and photo group, with [`Augment::standard`] on the training split and the
+    /// [`AssetSelection::held_out`] assets as its out-of-family test set.
+    pub fn broad_localization(seed: u64) -> Self {
+        Self {
+            assets: AssetSelection::in_family(),
+            out_of_family: Some(AssetSelection::held_out()),
+            augment: Augment::standard(),
+            ..Self::localization(seed)
+        }
+    }
+
+    /// The same benchmark drawing from its out-of-family assets, `None` without them.
+    pub fn out_of_family_config(&self) -> Option<BenchConfig> {
+        self.out_of_family.clone().map(|assets| BenchConfig { assets, out_of_family: None, ..self.clone() })
     }
 
     /// Separation benchmark: MUSIC's 11 instruments, 11 025 Hz 65 535-sample clips, solos and
@@ -110,6 +302,18 @@ impl BenchConfig {
         }
         if !(self.stem_rms > 0.0 && self.stem_rms < 0.5) {
             return bad(format!("stem_rms {} outside (0, 0.5)", self.stem_rms));
+        }
+        self.assets.validate("assets")?;
+        if let Some(o) = &self.out_of_family {
+            o.validate("out_of_family")?;
+        }
+        let a = &self.augment;
+        let probs = [a.greyscale, a.blur, a.pixel_noise, a.jpeg, a.eq, a.reverb, a.pitch, a.time_shift];
+        if probs.iter().chain([a.background_sound, a.mix_noise].iter()).any(|p| !(0.0..=1.0).contains(p))
+            || !(0.0..=90.0).contains(&a.rotate_deg)
+            || !(0.0..1.0).contains(&a.color_jitter)
+        {
+            return bad(format!("augmentation settings out of range: {a:?}"));
         }
         Ok(())
     }

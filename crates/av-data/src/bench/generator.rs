@@ -1,17 +1,20 @@
 //! The scene generator: a pure function of `(config, asset pack, split, index)`.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::bench::assets::AssetPack;
+use crate::bench::augment::{add_noise, augment_frame, eq, hum, reverb, rms, rotate_rgba, time_shift};
 use crate::bench::compose::{Placed, composite, place};
 use crate::bench::config::BenchConfig;
 use crate::bench::melody::{compose, render};
 use crate::bench::notes::NoteBank;
 use crate::bench::scene::{Scene, SceneAudio, SceneObject, Stem};
 use crate::bench::sprites::split_variants;
+use crate::classes::Instrument;
 use crate::error::{DataError, Result};
 use crate::rng::SplitMix64;
 use crate::split::Split;
@@ -20,6 +23,11 @@ use crate::split::Split;
 /// independent random streams.
 const TAG_SCENE: u64 = 0x5CE4E;
 const TAG_MELODY: u64 = 0xA0D10;
+/// Streams of the choices that the first benchmark did not make (picture family, SoundFont,
+/// augmentation): separate, so that a legacy configuration draws exactly what it drew before.
+const TAG_FAMILY: u64 = 0xFA3117;
+const TAG_FONT: u64 = 0xF0_4E7;
+const TAG_AUGMENT: u64 = 0xA06_3E47;
 /// Placement attempts before giving up (each retry after the 4th shrinks the sprites by 10 %).
 const MAX_ATTEMPTS: i32 = 24;
 
@@ -40,23 +48,53 @@ const MAX_ATTEMPTS: i32 = 24;
 pub struct Generator {
     assets: Arc<AssetPack>,
     config: BenchConfig,
-    bank: Arc<NoteBank>,
+    banks: Arc<BTreeMap<String, NoteBank>>,
 }
 
 impl Generator {
-    /// A generator; resamples the note bank once when the clip rate differs from 22 050 Hz.
+    /// A generator; resamples the selected note banks once when the clip rate differs from
+    /// theirs.
     ///
     /// # Errors
-    /// [`DataError::InvalidConfig`] for a bad configuration, [`DataError::Audio`] if
-    /// resampling fails.
+    /// [`DataError::InvalidConfig`] for a bad configuration, [`DataError::Asset`] when the
+    /// pack lacks a selected family, font or photo group, [`DataError::Audio`] if resampling
+    /// fails.
     pub fn new(assets: Arc<AssetPack>, config: BenchConfig) -> Result<Generator> {
         config.validate()?;
-        let bank = if config.clip.sample_rate == assets.notes.sample_rate {
-            Arc::new(assets.notes.clone())
-        } else {
-            Arc::new(assets.notes.resampled(config.clip.sample_rate)?)
-        };
-        Ok(Generator { assets, config, bank })
+        assets.check_selection(&config.assets)?;
+        let mut banks = BTreeMap::new();
+        for font in &config.assets.soundfonts {
+            let bank = assets.font(font)?;
+            let bank = if config.clip.sample_rate == bank.sample_rate {
+                bank.clone()
+            } else {
+                bank.resampled(config.clip.sample_rate)?
+            };
+            banks.insert(font.clone(), bank);
+        }
+        Ok(Generator { assets, config, banks: Arc::new(banks) })
+    }
+
+    /// The generator of this benchmark's out-of-family test set (its `out_of_family` assets).
+    ///
+    /// # Errors
+    /// [`DataError::InvalidConfig`] when the configuration has none; as [`Generator::new`].
+    pub fn out_of_family(&self) -> Result<Generator> {
+        let config = self.config.out_of_family_config().ok_or_else(|| {
+            DataError::InvalidConfig("this benchmark configuration has no out-of-family assets".into())
+        })?;
+        Generator::new(self.assets.clone(), config)
+    }
+
+    /// The selected picture families that picture `inst`.
+    fn families_of(&self, inst: Instrument) -> Vec<&str> {
+        self.config
+            .assets
+            .sprite_families
+            .iter()
+            .filter(|f| self.assets.sprites.has(f, inst))
+            .map(String::as_str)
+            .collect()
     }
 
     /// The configuration.
@@ -82,13 +120,42 @@ impl Generator {
         let vocab = cfg.vocabulary.classes();
         let mut order: Vec<usize> = (0..vocab.len()).collect();
         rng.shuffle(&mut order);
+        // Only classes that a selected family pictures (all of them in the legacy selection).
+        order.retain(|&c| !self.families_of(vocab[c]).is_empty());
         let n_distractors = if cfg.max_distractors > 0 && rng.chance(cfg.distractor_prob) {
             1 + rng.below(usize::from(cfg.max_distractors))
         } else {
             0
         };
-        let classes = &order[..usize::from(level) + n_distractors];
-        let (background_name, background) = self.assets.backgrounds.sample(split, &mut rng.fork(1), size)?;
+        let needed = usize::from(level) + n_distractors;
+        if order.len() < needed {
+            return Err(DataError::InvalidConfig(format!(
+                "{split} scene {index} needs {needed} classes but the picture families {:?} show only {}",
+                cfg.assets.sprite_families,
+                order.len()
+            )));
+        }
+        let classes = &order[..needed];
+        let mut groups = cfg.assets.background_groups.clone();
+        if split == Split::Train {
+            for g in &cfg.assets.train_background_groups {
+                self.assets.backgrounds.check_group(g)?;
+                groups.push(g.clone());
+            }
+        }
+        let (background_name, background) =
+            self.assets.backgrounds.sample(split, &groups, &mut rng.fork(1), size)?;
+        let augmenting = cfg.augment.enabled && split == Split::Train;
+        let mut aug_rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, TAG_AUGMENT]);
+        let mut family_rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, TAG_FAMILY]);
+        let families: Vec<String> = classes
+            .iter()
+            .map(|&c| {
+                let options = self.families_of(vocab[c]);
+                let pick = if options.len() == 1 { 0 } else { family_rng.below(options.len()) };
+                options[pick].to_string()
+            })
+            .collect();
 
         // Scale range of the longer sprite side, as a fraction of the frame, by object count.
         let (lo, hi) = match classes.len() {
@@ -103,12 +170,17 @@ impl Generator {
         for attempt in 0..MAX_ATTEMPTS {
             let shrink = 0.9f32.powi((attempt - 3).max(0));
             let mut specs = Vec::with_capacity(classes.len());
-            for &c in classes {
+            for (&c, family) in classes.iter().zip(&families) {
                 let inst = vocab[c];
                 let variant = *layout_rng.choose(variants).unwrap_or(&0);
                 let flip = layout_rng.chance(0.5);
                 let long = (layout_rng.range_f32(lo, hi) * shrink * size as f32).round().max(8.0) as u32;
-                specs.push((c, inst, variant, flip, self.assets.sprites.render(inst, variant, long, flip)?));
+                let mut sprite = self.assets.sprites.render(family, inst, variant, long, flip)?;
+                if augmenting && cfg.augment.rotate_deg > 0.0 {
+                    let r = cfg.augment.rotate_deg;
+                    sprite = rotate_rgba(&sprite, aug_rng.range_f32(-r, r));
+                }
+                specs.push((c, inst, variant, flip, sprite));
             }
             let mut paint: Vec<usize> = (0..specs.len()).collect();
             layout_rng.shuffle(&mut paint);
@@ -128,13 +200,16 @@ impl Generator {
                 break;
             }
         }
-        let (specs, paint, image, masks) = accepted.ok_or_else(|| {
+        let (specs, paint, mut image, masks) = accepted.ok_or_else(|| {
             DataError::InvalidConfig(format!(
                 "could not place {} objects visibly in {split} scene {index}",
                 classes.len()
             ))
         })?;
 
+        if augmenting {
+            augment_frame(&mut image, &cfg.augment, &mut aug_rng);
+        }
         let level_n = usize::from(level);
         let mut objects = Vec::with_capacity(specs.len());
         for (k, (c, inst, variant, flipped, _)) in specs.into_iter().enumerate() {
@@ -152,6 +227,7 @@ impl Generator {
                 variant,
                 flipped,
                 depth,
+                family: families[k].clone(),
             });
         }
 
@@ -159,7 +235,7 @@ impl Generator {
             .iter()
             .filter(|o| o.sounding)
             .enumerate()
-            .map(|(k, o)| self.stem(split, index, k as u64, o.instrument))
+            .map(|(k, o)| self.stem(split, index, k as u64, o.instrument, augmenting))
             .collect::<Result<Vec<_>>>()?;
         let n = stems.len() as f32;
         let mut mix = vec![0.0f32; cfg.clip.len];
@@ -167,6 +243,9 @@ impl Generator {
             for (m, x) in mix.iter_mut().zip(&s.waveform) {
                 *m += x / n;
             }
+        }
+        if augmenting {
+            self.augment_mix(&mut mix, split, index, &mut aug_rng)?;
         }
         Ok(Scene {
             id: format!("{split}_{index:06}"),
@@ -183,11 +262,41 @@ impl Generator {
     /// The `k`-th source of a scene: a melody from the split's own stream (so validation and
     /// test melodies are never training melodies), rendered and normalised to
     /// `stem_rms * U(0.7, 1)` RMS with the peak kept below 0.99.
-    fn stem(&self, split: Split, index: u64, k: u64, inst: crate::classes::Instrument) -> Result<Stem> {
+    ///
+    /// With `augmenting`, the melody may be transposed and the rendered source equalised,
+    /// reverberated and shifted in time before the normalisation.
+    fn stem(&self, split: Split, index: u64, k: u64, inst: Instrument, augmenting: bool) -> Result<Stem> {
         let cfg = &self.config;
         let mut rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, k, TAG_MELODY]);
-        let melody = compose(inst, &mut rng, cfg.clip.seconds());
-        let mut waveform = render(self.bank.get(inst)?, inst, &melody, cfg.clip.sample_rate, cfg.clip.len);
+        let mut melody = compose(inst, &mut rng, cfg.clip.seconds());
+        let fonts = &cfg.assets.soundfonts;
+        let font = if fonts.len() == 1 {
+            &fonts[0]
+        } else {
+            let mut font_rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, k, TAG_FONT]);
+            &fonts[font_rng.below(fonts.len())]
+        };
+        let bank = self.bank(font)?;
+        let mut aug = SplitMix64::from_words(&[cfg.seed, split.index(), index, k, TAG_AUGMENT]);
+        let a = &cfg.augment;
+        if augmenting && inst.melody_range().is_some() && aug.chance(a.pitch) {
+            let shift = (1 + aug.below(3)) as i32 * if aug.chance(0.5) { 1 } else { -1 };
+            for e in &mut melody.events {
+                e.key = (i32::from(e.key) + shift).clamp(0, 127) as u8;
+            }
+        }
+        let mut waveform = render(bank.get(inst)?, inst, &melody, cfg.clip.sample_rate, cfg.clip.len);
+        if augmenting {
+            if aug.chance(a.eq) {
+                eq(&mut waveform, cfg.clip.sample_rate, &mut aug);
+            }
+            if aug.chance(a.reverb) {
+                reverb(&mut waveform, cfg.clip.sample_rate, &mut aug);
+            }
+            if aug.chance(a.time_shift) {
+                time_shift(&mut waveform, &mut aug);
+            }
+        }
         // Sum of squares in f32 blocks of 1024, accumulated in f64.
         let energy: f64 =
             waveform.chunks(1024).map(|c| f64::from(c.iter().map(|x| x * x).sum::<f32>())).sum();
@@ -200,7 +309,53 @@ impl Generator {
             }
             waveform.iter_mut().for_each(|x| *x *= gain);
         }
-        Ok(Stem { instrument: inst, melody, waveform })
+        Ok(Stem { instrument: inst, melody, font: font.clone(), waveform })
+    }
+
+    fn bank(&self, font: &str) -> Result<&NoteBank> {
+        self.banks.get(font).ok_or_else(|| DataError::Asset {
+            name: format!("notes/{font}"),
+            detail: "not a selected SoundFont".into(),
+        })
+    }
+
+    /// Mixture augmentation: a sound that belongs to no class (an instrument outside the
+    /// vocabulary, or mains hum) at 0.2-0.6 of the sources' level, then white noise; the result
+    /// is clipped to [-1, 1].
+    fn augment_mix(&self, mix: &mut [f32], split: Split, index: u64, rng: &mut SplitMix64) -> Result<()> {
+        let cfg = &self.config;
+        let a = &cfg.augment;
+        if rng.chance(a.background_sound) {
+            let level = cfg.stem_rms * rng.range_f32(0.2, 0.6);
+            let outside: Vec<Instrument> =
+                Instrument::ALL.into_iter().filter(|i| cfg.vocabulary.index_of(*i).is_none()).collect();
+            let sound = match rng.choose(&outside).copied() {
+                Some(inst) if rng.chance(0.7) => {
+                    let mut mrng = SplitMix64::from_words(&[cfg.seed, split.index(), index, 99, TAG_MELODY]);
+                    let melody = compose(inst, &mut mrng, cfg.clip.seconds());
+                    let font = &cfg.assets.soundfonts[rng.below(cfg.assets.soundfonts.len())];
+                    let mut w = render(
+                        self.bank(font)?.get(inst)?,
+                        inst,
+                        &melody,
+                        cfg.clip.sample_rate,
+                        cfg.clip.len,
+                    );
+                    let r = rms(&w);
+                    if r > 0.0 {
+                        w.iter_mut().for_each(|v| *v *= level / r);
+                    }
+                    w
+                }
+                _ => hum(mix.len(), cfg.clip.sample_rate, level, rng),
+            };
+            mix.iter_mut().zip(&sound).for_each(|(m, s)| *m += s);
+        }
+        if rng.chance(a.mix_noise) {
+            add_noise(mix, rng);
+        }
+        mix.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0));
+        Ok(())
     }
 
     /// Scenes `range` of `split`, generated in parallel (rayon), in index order.

@@ -5,6 +5,7 @@
 //! videos from its single-source scenes.
 
 pub mod assets;
+mod augment;
 pub mod ave_videos;
 pub mod backgrounds;
 mod compose;
@@ -19,7 +20,7 @@ pub mod writer;
 
 pub use assets::AssetPack;
 pub use ave_videos::{AveSynthConfig, SegmentPool, SynthVideo, build_pool, oracle_score, synthesize_videos};
-pub use config::{BenchConfig, ClipSpec};
+pub use config::{AssetSelection, Augment, BenchConfig, ClipSpec, LEGACY_GROUP};
 pub use generator::Generator;
 pub use records::{BenchmarkGt, ObjectRecord, SceneRecord, load_mask, read_benchmark_gt};
 pub use scene::{Scene, SceneAudio, SceneObject, Stem};

@@ -28,6 +28,8 @@ pub struct SceneObject {
     pub flipped: bool,
     /// Paint order, 0 = furthest back.
     pub depth: usize,
+    /// The picture family it is drawn in (`sprites/<family>/`).
+    pub family: String,
 }
 
 /// One source's signal.
@@ -37,6 +39,8 @@ pub struct Stem {
     pub instrument: Instrument,
     /// What it plays.
     pub melody: Melody,
+    /// The SoundFont it was rendered from (`notes/<font>/`).
+    pub font: String,
     /// The source waveform before mixing, `clip.len` samples in [-1, 1].
     pub waveform: Vec<f32>,
 }
@@ -64,7 +68,7 @@ pub struct Scene {
     /// Difficulty level = number of sounding objects (1, 2 or 3).
     pub level: u8,
     /// Name of the background photo.
-    pub background: &'static str,
+    pub background: String,
     /// The frame, `image_size x image_size` RGB.
     pub image: RgbImage,
     /// Sounding objects first (object `k` plays stem `k`), then distractors.

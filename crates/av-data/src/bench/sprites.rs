@@ -1,4 +1,5 @@
-//! Instrument sprites (pre-rasterised RGBA PNGs of the asset pack) and their instance variants.
+//! Instrument sprites (pre-rasterised RGBA PNGs of the asset pack, `sprites/<family>/<slug>.png`,
+//! one folder per art-style family) and their instance variants.
 //!
 //! Every sprite has 8 variants (hue rotation, saturation and value scaling, aspect stretch).
 //! The splits use disjoint variants, so validation and test show sprite instances never seen
@@ -48,46 +49,81 @@ pub fn split_variants(split: Split) -> &'static [u8] {
     }
 }
 
-/// Every sprite in every variant, premultiplied RGBA.
+/// Every sprite of every family in every variant, premultiplied RGBA.
 #[derive(Debug, Clone)]
 pub struct SpriteBank {
-    sprites: BTreeMap<Instrument, Vec<RgbaImage>>,
+    sprites: BTreeMap<(String, Instrument), Vec<RgbaImage>>,
 }
 
 impl SpriteBank {
-    /// Loads `<dir>/<slug>.png` for every instrument and builds the variants.
+    /// Loads every family folder `<dir>/<family>/` and in it `<slug>.png` for each instrument
+    /// the family pictures, and builds the variants.
     ///
     /// # Errors
-    /// [`DataError::Missing`] / [`DataError::Image`] for unreadable sprites.
+    /// [`DataError::Missing`] / [`DataError::Image`] for unreadable sprites,
+    /// [`DataError::Asset`] when no family pictures anything.
     pub fn load(dir: &Path) -> Result<SpriteBank> {
         let mut sprites = BTreeMap::new();
-        for inst in Instrument::ALL {
-            let path = dir.join(format!("{}.png", inst.slug()));
-            if !path.is_file() {
-                return Err(DataError::Missing { what: "sprite", path });
+        for family in crate::bench::assets::sub_dirs(dir)? {
+            for inst in Instrument::ALL {
+                let path = dir.join(&family).join(format!("{}.png", inst.slug()));
+                if !path.is_file() {
+                    continue;
+                }
+                let img = image::open(&path)
+                    .map_err(|e| DataError::Image { path: path.clone(), detail: e.to_string() })?
+                    .to_rgba8();
+                sprites.insert((family.clone(), inst), VARIANTS.iter().map(|v| recolor(&img, v)).collect());
             }
-            let img = image::open(&path)
-                .map_err(|e| DataError::Image { path: path.clone(), detail: e.to_string() })?
-                .to_rgba8();
-            sprites.insert(inst, VARIANTS.iter().map(|v| recolor(&img, v)).collect());
+        }
+        if sprites.is_empty() {
+            return Err(DataError::Asset {
+                name: "sprites".into(),
+                detail: "no sprite in any family".into(),
+            });
         }
         Ok(SpriteBank { sprites })
     }
 
-    /// Natural `(width, height)` of a variant before scaling.
-    pub fn size(&self, inst: Instrument, variant: u8) -> Option<(u32, u32)> {
-        self.sprites.get(&inst)?.get(usize::from(variant)).map(|s| s.dimensions())
+    /// The families, in name order.
+    pub fn families(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.sprites.keys().map(|(f, _)| f.as_str()).collect();
+        out.dedup();
+        out
     }
 
-    /// A variant scaled so that its longer side is `long_side` pixels (aspect stretch applied),
-    /// optionally mirrored left-right. Premultiplied RGBA.
+    /// Whether `family` pictures `inst`.
+    pub fn has(&self, family: &str, inst: Instrument) -> bool {
+        self.sprites.contains_key(&(family.to_string(), inst))
+    }
+
+    /// Natural `(width, height)` of a variant before scaling.
+    pub fn size(&self, family: &str, inst: Instrument, variant: u8) -> Option<(u32, u32)> {
+        self.sprites.get(&(family.to_string(), inst))?.get(usize::from(variant)).map(|s| s.dimensions())
+    }
+
+    /// A variant of `family`'s picture of `inst`, scaled so that its longer side is
+    /// `long_side` pixels (aspect stretch applied), optionally mirrored left-right.
+    /// Premultiplied RGBA.
     ///
     /// # Errors
-    /// [`DataError::Asset`] for an unknown instrument or variant.
-    pub fn render(&self, inst: Instrument, variant: u8, long_side: u32, flip: bool) -> Result<RgbaImage> {
-        let sprite = self.sprites.get(&inst).and_then(|v| v.get(usize::from(variant))).ok_or_else(|| {
-            DataError::Asset { name: format!("sprites/{inst}"), detail: format!("no variant {variant}") }
-        })?;
+    /// [`DataError::Asset`] for an unknown family, instrument or variant.
+    pub fn render(
+        &self,
+        family: &str,
+        inst: Instrument,
+        variant: u8,
+        long_side: u32,
+        flip: bool,
+    ) -> Result<RgbaImage> {
+        let sprite = self
+            .sprites
+            .get(&(family.to_string(), inst))
+            .and_then(|v| v.get(usize::from(variant)))
+            .ok_or_else(|| DataError::Asset {
+                name: format!("sprites/{family}/{inst}"),
+                detail: format!("no such sprite or no variant {variant}"),
+            })?;
         let aspect = VARIANTS[usize::from(variant)].aspect;
         let (w, h) = sprite.dimensions();
         let (w, h) = (w as f32 * aspect, h as f32);

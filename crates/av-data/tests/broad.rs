@@ -1,0 +1,107 @@
+//! The broad benchmark: picture families, SoundFonts and photo groups per split, the
+//! out-of-family test set, and training augmentation.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, OnceLock};
+
+use av_data::bench::{AssetPack, AssetSelection, BenchConfig, Generator};
+use av_data::{DataError, Split};
+
+fn assets() -> Arc<AssetPack> {
+    static PACK: OnceLock<Arc<AssetPack>> = OnceLock::new();
+    PACK.get_or_init(|| Arc::new(AssetPack::load_default().unwrap())).clone()
+}
+
+/// The broad configuration without the fetched training photos (absent on a fresh clone).
+fn broad() -> BenchConfig {
+    let mut config = BenchConfig::broad_localization(5);
+    config.assets.train_background_groups.clear();
+    config
+}
+
+#[test]
+fn every_class_is_pictured_in_family_and_out_of_family() {
+    let pack = assets();
+    for selection in [AssetSelection::in_family(), AssetSelection::held_out()] {
+        pack.check_selection(&selection).unwrap();
+        for &inst in broad().vocabulary.classes() {
+            assert!(
+                selection.sprite_families.iter().any(|f| pack.sprites.has(f, inst)),
+                "{inst} has no picture in {:?}",
+                selection.sprite_families
+            );
+        }
+    }
+    let (a, b) = (AssetSelection::in_family(), AssetSelection::held_out());
+    assert!(a.sprite_families.iter().all(|f| !b.sprite_families.contains(f)));
+    assert!(a.soundfonts.iter().all(|f| !b.soundfonts.contains(f)));
+    let groups: Vec<&String> = a.background_groups.iter().chain(&a.train_background_groups).collect();
+    assert!(groups.iter().all(|g| !b.background_groups.contains(g)));
+}
+
+#[test]
+fn scenes_draw_only_from_their_selection() {
+    let config = broad();
+    let g = Generator::new(assets(), config.clone()).unwrap();
+    let out = g.out_of_family().unwrap();
+    let held = AssetSelection::held_out();
+    let backgrounds: Vec<_> = assets().backgrounds.infos().cloned().collect();
+    let group_of = |name: &str| backgrounds.iter().find(|b| b.name == name).unwrap().group.clone();
+    let (mut families, mut fonts) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for i in 0..24 {
+        let s = g.scene(Split::Train, i).unwrap();
+        assert!(config.assets.background_groups.contains(&group_of(&s.background)), "{}", s.background);
+        for o in &s.objects {
+            assert!(config.assets.sprite_families.contains(&o.family), "{}", o.family);
+            families.insert(o.family.clone());
+        }
+        for st in &s.audio.stems {
+            assert!(config.assets.soundfonts.contains(&st.font));
+            fonts.insert(st.font.clone());
+        }
+        let t = out.scene(Split::Test, i).unwrap();
+        assert_eq!(group_of(&t.background), "held_out");
+        assert!(t.objects.iter().all(|o| held.sprite_families.contains(&o.family)));
+        assert!(t.audio.stems.iter().all(|st| st.font == "csound_gmbank"));
+    }
+    assert!(families.len() >= 5, "families drawn: {families:?}");
+    assert_eq!(fonts.len(), 2, "fonts drawn: {fonts:?}");
+}
+
+#[test]
+fn augmentation_touches_training_scenes_only_and_is_deterministic() {
+    let on = broad();
+    let mut off = broad();
+    off.augment.enabled = false;
+    let (a, b) = (Generator::new(assets(), on).unwrap(), Generator::new(assets(), off).unwrap());
+    for split in [Split::Val, Split::Test] {
+        let (x, y) = (a.scene(split, 3).unwrap(), b.scene(split, 3).unwrap());
+        assert_eq!(x.image, y.image, "{split} scenes are never augmented");
+        assert_eq!(x.audio.mix, y.audio.mix);
+    }
+    let mut changed = 0;
+    for i in 0..8 {
+        let (x, y) = (a.scene(Split::Train, i).unwrap(), b.scene(Split::Train, i).unwrap());
+        assert_eq!(x.image, a.scene(Split::Train, i).unwrap().image, "deterministic");
+        assert_eq!(x.level, y.level);
+        assert!(x.audio.mix.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+        changed += usize::from(x.image != y.image || x.audio.mix != y.audio.mix);
+    }
+    assert!(changed >= 6, "augmentation changed {changed} of 8 training scenes");
+}
+
+#[test]
+fn a_missing_fetched_photo_group_is_a_typed_error_that_says_how_to_fetch_it() {
+    let mut config = broad();
+    config.assets.train_background_groups = vec!["no-such-group".into()];
+    let g = Generator::new(assets(), config).unwrap();
+    let err = g.scene(Split::Train, 0).unwrap_err();
+    assert!(matches!(err, DataError::Asset { .. }), "{err:?}");
+    assert!(err.to_string().contains("fetch_backgrounds.sh"), "{err}");
+    // Validation and test scenes do not need the fetched photos.
+    assert!(g.scene(Split::Val, 0).is_ok());
+    let mut unknown = broad();
+    unknown.assets.sprite_families.push("no-such-family".into());
+    assert!(matches!(Generator::new(assets(), unknown), Err(DataError::Asset { .. })));
+}

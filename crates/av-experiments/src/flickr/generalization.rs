@@ -1,0 +1,225 @@
+//! Generalization: a model scored on the benchmark's in-family test scenes (the picture
+//! families, SoundFonts and photo groups it trained on, new instances) and on its out-of-family
+//! test scenes (families, a SoundFont and photos never used in training), beside the trivial
+//! baselines and the model's own CAMs, with the map mass on sounding objects and on silent
+//! distractors.
+
+use serde::{Deserialize, Serialize};
+
+use av_align::Result;
+use av_align::model::{AvModel, LocalizeConfig, MapSource};
+use av_data::Split;
+use av_data::bench::{AssetSelection, BenchConfig};
+use av_metrics::{
+    Align, Baseline, Cell, ConsensusGt, LocalizationSummary, PredictionRule, ResultsTable, ScoreMap,
+    evaluate_baseline, evaluate_localization,
+};
+use burn::tensor::Device;
+
+use super::FlickrPlan;
+use crate::bench::{BenchData, BenchDataConfig, SceneTruth, generate};
+use crate::eval::{SceneMaps, flickr_ground_truth, localize_all};
+
+/// Which test set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Family {
+    /// The assets the model trained on (new sprite instances, melodies and photos).
+    InFamily,
+    /// Picture families, a SoundFont and photos that training never used.
+    OutOfFamily,
+}
+
+/// The benchmark configuration of `plan`'s test set of `family`. A plan without
+/// out-of-family assets (e.g. the legacy compact plan) is scored on the broad benchmark's
+/// held-out assets ([`AssetSelection::held_out`]).
+pub fn test_data_config(plan: &FlickrPlan, family: Family) -> BenchDataConfig {
+    let bench = match family {
+        Family::InFamily => plan.data.bench.clone(),
+        Family::OutOfFamily => plan.data.bench.out_of_family_config().unwrap_or_else(|| BenchConfig {
+            assets: AssetSelection::held_out(),
+            out_of_family: None,
+            ..plan.data.bench.clone()
+        }),
+    };
+    BenchDataConfig { bench, image_size: plan.data.image_size }
+}
+
+/// Mean map value inside sounding objects' boxes and inside silent distractors' boxes
+/// (class-agnostic map in `[0, 1]`), over the scenes that have such objects.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MapMass {
+    /// Mean over sounding objects.
+    pub sounding: f64,
+    /// Mean over silent distractors (NaN when no scene has one).
+    pub silent: f64,
+    /// Silent distractors counted.
+    pub silent_objects: usize,
+}
+
+/// One method's scores on both test sets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneralizationRow {
+    /// The method, in words.
+    pub method: String,
+    /// In-family scores.
+    pub in_family: LocalizationSummary,
+    /// Out-of-family scores.
+    pub out_of_family: LocalizationSummary,
+    /// Map mass in- and out-of-family (model rows only).
+    pub mass: Option<[MapMass; 2]>,
+}
+
+/// The whole evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneralizationReport {
+    /// Scenes per test set.
+    pub scenes: u64,
+    /// The rows, models first, then the baselines.
+    pub rows: Vec<GeneralizationRow>,
+}
+
+impl GeneralizationReport {
+    /// The Markdown table (3 decimals): cIoU@0.5 and AUC in- and out-of-family, then the map
+    /// mass on sounding objects and on silent distractors.
+    pub fn table(&self) -> String {
+        let columns = [
+            "in-family cIoU@0.5",
+            "in-family AUC",
+            "out-of-family cIoU@0.5",
+            "out-of-family AUC",
+            "map on sounding / silent objects (in; out)",
+        ];
+        let mut t = ResultsTable::new("method", columns.map(String::from).to_vec());
+        for r in &self.rows {
+            let mass = match &r.mass {
+                Some([a, b]) => Cell::Text(format!(
+                    "{:.2} / {:.2}; {:.2} / {:.2}",
+                    a.sounding, a.silent, b.sounding, b.silent
+                )),
+                None => Cell::Empty,
+            };
+            let cells = vec![
+                Cell::Number(r.in_family.success_rate),
+                Cell::Number(r.in_family.auc),
+                Cell::Number(r.out_of_family.success_rate),
+                Cell::Number(r.out_of_family.auc),
+                mass,
+            ];
+            // The row has as many cells as columns, so this cannot fail.
+            let _ = t.push_row(r.method.clone(), cells);
+        }
+        t.to_markdown_aligned(3, Align::Unspecified)
+    }
+}
+
+fn mass(maps: &[SceneMaps], truths: &[SceneTruth]) -> MapMass {
+    let (mut sounding, mut ns, mut silent, mut nq) = (0.0, 0usize, 0.0, 0usize);
+    for (m, t) in maps.iter().zip(truths) {
+        for o in &t.objects {
+            let [x0, y0, x1, y1] = o.bbox.map(|v| v.max(0.0) as usize);
+            let (x1, y1) = (x1.min(m.size), y1.min(m.size));
+            let mut sum = 0.0f64;
+            let mut count = 0usize;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    sum += f64::from(m.agnostic[y * m.size + x]);
+                    count += 1;
+                }
+            }
+            if count == 0 {
+                continue;
+            }
+            if o.sounding {
+                sounding += sum / count as f64;
+                ns += 1;
+            } else {
+                silent += sum / count as f64;
+                nq += 1;
+            }
+        }
+    }
+    let mean = |s: f64, n: usize| if n == 0 { f64::NAN } else { s / n as f64 };
+    MapMass { sounding: mean(sounding, ns), silent: mean(silent, nq), silent_objects: nq }
+}
+
+struct TestSet {
+    data: BenchData,
+    gts: Vec<ConsensusGt>,
+}
+
+fn test_set(plan: &FlickrPlan, family: Family, split: Split, scenes: u64, progress: bool) -> Result<TestSet> {
+    let data = generate(&test_data_config(plan, family), split, 0..scenes, progress)?;
+    let size = plan.data.image_size as usize;
+    let gts = data.truths.iter().map(|t| flickr_ground_truth(t, size)).collect::<Result<Vec<_>>>()?;
+    Ok(TestSet { data, gts })
+}
+
+fn score(
+    model: &AvModel,
+    set: &TestSet,
+    source: MapSource,
+    rule: PredictionRule,
+    device: &Device,
+) -> Result<(LocalizationSummary, MapMass)> {
+    let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
+    let maps = localize_all(model, &set.data, &cfg, 16, device)?;
+    let views =
+        maps.iter().map(|m| ScoreMap::new(&m.agnostic, m.size, m.size)).collect::<Result<Vec<_>, _>>()?;
+    Ok((evaluate_localization(&views, &set.gts, rule, 0.5)?, mass(&maps, &set.data.truths)))
+}
+
+/// Scores `model` (and the stage-1 model, when given, as the multi-task row) on `scenes`
+/// scenes of `split` of both test sets (`Split::Val` to choose settings, `Split::Test` to
+/// report), with Eq. 8, CAM-gated Eq. 8, the model's own visual CAMs, the whole image, a centred
+/// box of half the side and a uniform random map.
+///
+/// # Errors
+/// Data, model and metric errors.
+pub fn evaluate_generalization(
+    model: &AvModel,
+    stage1: Option<&AvModel>,
+    plan: &FlickrPlan,
+    split: Split,
+    scenes: u64,
+    device: &Device,
+    progress: bool,
+) -> Result<GeneralizationReport> {
+    let rule = PredictionRule::Absolute(0.5);
+    let sets = [
+        test_set(plan, Family::InFamily, split, scenes, progress)?,
+        test_set(plan, Family::OutOfFamily, split, scenes, progress)?,
+    ];
+    let mut rows = Vec::new();
+    let mut models: Vec<(&str, &AvModel, MapSource)> = vec![
+        ("ours (Eq. 8)", model, MapSource::Alignment),
+        ("ours, Eq. 8 gated by the visual CAM", model, MapSource::AlignmentCamGated),
+        ("the model's own visual CAMs", model, MapSource::VisualCam),
+    ];
+    if let Some(s1) = stage1 {
+        models.push(("multi-task (stage-1 visual CAMs)", s1, MapSource::VisualCam));
+    }
+    for (name, m, source) in models {
+        let (a, ma) = score(m, &sets[0], source, rule, device)?;
+        let (b, mb) = score(m, &sets[1], source, rule, device)?;
+        rows.push(GeneralizationRow {
+            method: name.into(),
+            in_family: a,
+            out_of_family: b,
+            mass: Some([ma, mb]),
+        });
+    }
+    let baselines = [
+        ("whole image", Baseline::WholeImage),
+        ("centre box (half side)", Baseline::CenterBox { fraction: 0.5 }),
+        ("uniform random map", Baseline::UniformRandom { seed: 2020 }),
+    ];
+    for (name, b) in baselines {
+        rows.push(GeneralizationRow {
+            method: name.into(),
+            in_family: evaluate_baseline(b, &sets[0].gts, rule, 0.5)?,
+            out_of_family: evaluate_baseline(b, &sets[1].gts, rule, 0.5)?,
+            mass: None,
+        });
+    }
+    Ok(GeneralizationReport { scenes, rows })
+}
