@@ -45,9 +45,13 @@ fn forward_objective_and_localization_have_the_documented_shapes() {
     assert_eq!(model.avc_logits(&f).dims(), [4, 4, 2]);
     let emb = model.class_embeddings(&f).unwrap();
     assert_eq!(emb.audio.dims(), [4, 3, 16]);
-    for source in
-        [MapSource::Alignment, MapSource::AlignmentCamGated, MapSource::VisualCam, MapSource::Correspondence]
-    {
+    for source in [
+        MapSource::Alignment,
+        MapSource::AlignmentCamGated,
+        MapSource::AlignmentSoftmax,
+        MapSource::VisualCam,
+        MapSource::Correspondence,
+    ] {
         let cfg = LocalizeConfig { source, output_size: Some([64, 64]), ..LocalizeConfig::default() };
         let loc = model.localize(&f, &cfg).unwrap();
         assert_eq!(loc.per_class.dims(), [4, 3, 64, 64]);

@@ -17,7 +17,7 @@ use anyhow::Context;
 use anyhow::Result;
 use av_align::data::Split;
 use av_align::data::layouts::audioset::AudioSetLayout;
-use av_experiments::flickr::load_run_model;
+use av_experiments::flickr::{Family, load_run_model, test_data_config};
 use av_experiments::generate;
 use av_experiments::multisource::{
     MultiSourcePlan, MultiSourceReport, evaluate_multisource, load_audioset_split, markdown_table2,
@@ -71,6 +71,10 @@ struct Args {
     /// With --checkpoint: an AVC-only model folder (a run's `avc/model`) for the AVC row.
     #[arg(long, requires = "checkpoint")]
     avc: Option<PathBuf>,
+    /// With --checkpoint: score the benchmark's out-of-family test scenes (picture families, a
+    /// SoundFont and photos never used in training) instead of the in-family ones.
+    #[arg(long, requires = "checkpoint", conflicts_with = "data")]
+    out_of_family: bool,
     /// Hide progress bars.
     #[arg(long)]
     quiet: bool,
@@ -118,7 +122,10 @@ fn run() -> Result<()> {
                 eprintln!("{}", report.summary());
                 test
             }
-            None => generate(&trained.data, Split::Test, 0..plan.test_scenes, ctx.progress)?,
+            None => {
+                let family = if args.out_of_family { Family::OutOfFamily } else { Family::InFamily };
+                generate(&test_data_config(&trained, family), Split::Test, 0..plan.test_scenes, ctx.progress)?
+            }
         };
         let report = evaluate_multisource(&ctx, checkpoint, args.avc.as_deref(), &test)?;
         return finish(&args, &report);

@@ -20,6 +20,10 @@ pub enum MapSource {
     /// CAM_v^c(u, v) / max CAM_v^c`, as the original code's AudioSet evaluation gates the
     /// alignment map with the class's visual CAM.
     AlignmentCamGated,
+    /// Eq. 8 as a spatial softmax, the original MSSL code's `softmax(-10 d)`: for each class,
+    /// `softmax_p(-10 d(g_a^c, g_v(p)))` with `d = sqrt(2 - 2 cos)` the Euclidean distance of
+    /// the unit vectors, divided by its maximum.
+    AlignmentSoftmax,
     /// Multi-task baseline: the visual class activation map `relu(CAM_v^c)` of each class,
     /// max-normalised (coarse, category-level association; mixed over classes by the audio
     /// probabilities).
@@ -98,6 +102,14 @@ impl AvModel {
             }
             MapSource::VisualCam => {
                 normalize(self.class_v.cam(features.f_v.clone()).clamp_min(0.0), CamNormalization::Max)
+            }
+            MapSource::AlignmentSoftmax => {
+                let g_a = self.class_embeddings_audio(features)?;
+                let g_v = self.visual_embedding_map(features.f_v.clone());
+                let cos = g_a.matmul(g_v.swap_dims(1, 2)); // [N, C, hw]
+                let d = cos.mul_scalar(-2.0).add_scalar(2.0).clamp_min(0.0).sqrt();
+                let p = softmax(d.mul_scalar(-10.0), 2).reshape([n, c, h, w]);
+                normalize(p, CamNormalization::Max)
             }
             MapSource::AlignmentCamGated => {
                 let g_a = self.class_embeddings_audio(features)?;

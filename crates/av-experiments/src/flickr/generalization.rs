@@ -193,6 +193,7 @@ pub fn evaluate_generalization(
     let mut models: Vec<(&str, &AvModel, MapSource)> = vec![
         ("ours (Eq. 8)", model, MapSource::Alignment),
         ("ours, Eq. 8 gated by the visual CAM", model, MapSource::AlignmentCamGated),
+        ("ours, Eq. 8 as a spatial softmax (MSSL softmax(-10 d))", model, MapSource::AlignmentSoftmax),
         ("the model's own visual CAMs", model, MapSource::VisualCam),
     ];
     if let Some(s1) = stage1 {

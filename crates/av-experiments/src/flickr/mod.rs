@@ -80,14 +80,17 @@ impl FlickrPlan {
     }
 
     /// The broad preset: the compact model trained on the broad benchmark
-    /// ([`av_data::bench::BenchConfig::broad_localization`]: several picture families,
-    /// SoundFonts and photo groups, training augmentation, an out-of-family test set) with the
-    /// per-position alignment term in stage 2. 4 000 scenes, 14 epochs of stage 1 (lr 0.05) and 8
-    /// of stage 2 (lr 0.02), batch 16: about 25 minutes on 2 CPU cores.
+    /// ([`av_data::bench::BenchConfig::broad_localization`]: 11 picture families, 2 SoundFonts and
+    /// 4 photo groups plus fetched training photos, training augmentation, an out-of-family test
+    /// set) with the per-position alignment term in stage 2 (LVS soft tri-map with hard
+    /// background negatives: the best of off / max / LVS on the validation split,
+    /// `docs/results.md` §9). 4 000 scenes, 20 epochs of stage 1 (lr 0.05) and 30 of stage 2
+    /// (lr 0.02), batch 16: about 23 minutes on 2 CPU cores. Needs the fetched photos
+    /// (`bash tools/assets/fetch_backgrounds.sh`).
     pub fn broad() -> Self {
-        let stage1 = TrainConfig { epochs: 14, lr: 0.05, ..TrainConfig::mssl_new(Stage::One) };
-        let mut stage2 = TrainConfig { epochs: 8, lr: 0.02, ..TrainConfig::mssl_new(Stage::Two) };
-        stage2.objective.position = Some(av_alignment::PositionLossConfig::default());
+        let stage1 = TrainConfig { epochs: 20, lr: 0.05, ..TrainConfig::mssl_new(Stage::One) };
+        let mut stage2 = TrainConfig { epochs: 30, lr: 0.02, ..TrainConfig::mssl_new(Stage::Two) };
+        stage2.objective.position = Some(av_alignment::PositionLossConfig::lvs());
         Self {
             model: AvModelConfig::compact(15),
             data: BenchDataConfig {

@@ -21,7 +21,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    EvalReport, FlickrPlan, PAPER_TABLE1, evaluate_on_bench, load_run_model, markdown_table, write_overlays,
+    EvalReport, Family, FlickrPlan, GeneralizationReport, PAPER_TABLE1, evaluate_generalization,
+    evaluate_on_bench, load_run_model, markdown_table, test_data_config, write_overlays,
 };
 use crate::bench::{SceneTruth, generate};
 use crate::run::RunContext;
@@ -29,19 +30,22 @@ use crate::run::RunContext;
 /// What [`run_demo`] measured and wrote.
 #[derive(Debug, Clone)]
 pub struct DemoOutcome {
-    /// cIoU / AUC of the model and the baselines.
+    /// cIoU / AUC of the model and the baselines on the in-family test scenes.
     pub report: EvalReport,
-    /// The Markdown table printed by the example.
+    /// In- and out-of-family scores of the model, its own CAMs and the baselines.
+    pub generalization: GeneralizationReport,
+    /// The Markdown table printed by the example (the generalization table).
     pub table: String,
     /// Wall time (s).
     pub seconds: f64,
-    /// The overlay pictures written.
+    /// The overlay pictures written (in-family, then out-of-family).
     pub pictures: Vec<PathBuf>,
 }
 
-/// The main job: localizes benchmark test scenes `0..scenes` with the model folder
-/// `checkpoint` (Eq. 8 maps, prediction = map > `threshold`), writes `pictures` overlays,
-/// `config.json`, `manifest.json`, `metrics.json` and `report.md` into the run folder.
+/// The main job: localizes benchmark test scenes `0..scenes` of the in-family and of the
+/// out-of-family test set with the model folder `checkpoint` (Eq. 8 maps, prediction = map >
+/// `threshold`), writes `pictures` overlays of each, `config.json`, `manifest.json`,
+/// `metrics.json` (in-family), `generalization.json` and `report.md` into the run folder.
 ///
 /// # Errors
 /// Loading, data, model and I/O errors.
@@ -54,21 +58,35 @@ pub fn run_demo(
 ) -> Result<DemoOutcome> {
     let started = Instant::now();
     let (plan, model) = load_run_model(checkpoint, &ctx.device)?;
-    let data = generate(&plan.data, Split::Test, 0..scenes, ctx.progress)?;
     let rule = PredictionRule::Absolute(threshold);
-    let (report, maps) = evaluate_on_bench(&model, &data, MapSource::Alignment, rule, &ctx.device)?;
-    let pictures = write_overlays(&data, &maps, &ctx.path("overlays"), pictures)?;
+    let mut written = Vec::new();
+    let mut in_family = None;
+    for (family, folder) in [(Family::InFamily, "overlays"), (Family::OutOfFamily, "overlays/out_of_family")]
+    {
+        let data = generate(&test_data_config(&plan, family), Split::Test, 0..scenes, ctx.progress)?;
+        let (report, maps) = evaluate_on_bench(&model, &data, MapSource::Alignment, rule, &ctx.device)?;
+        written.extend(write_overlays(&data, &maps, &ctx.path(folder), pictures)?);
+        if family == Family::InFamily {
+            ctx.write_json("manifest.json", &manifest(&plan, Split::Test, scenes, &data.truths)?)?;
+            in_family = Some(report);
+        }
+    }
+    let report = in_family.ok_or_else(|| Error::Config("no in-family scenes".into()))?;
+    let generalization =
+        evaluate_generalization(&model, None, &plan, Split::Test, scenes, &ctx.device, false)?;
     let seconds = started.elapsed().as_secs_f64();
-    let table = markdown_table(&[("coarse-to-fine (Eq. 8), shipped compact checkpoint", &report.flickr)]);
+    let table = generalization.table();
     ctx.write_json(
         "config.json",
         &json!({"command": "demo", "checkpoint": checkpoint, "scenes": scenes, "threshold": threshold, "plan": plan}),
     )?;
-    ctx.write_json("manifest.json", &manifest(&plan, Split::Test, scenes, &data.truths)?)?;
     ctx.write_json("metrics.json", &report)?;
+    ctx.write_json("generalization.json", &generalization)?;
     let mut md = format!(
-        "# flickr_localize demo\n\nCheckpoint `{}`; {} benchmark test scenes (levels 1-3, sounding objects boxed), \
-         SoundNet-Flickr protocol (prediction = map > {threshold}, success at cIoU >= 0.5). Device: {}. {:.1} s.\n\n{table}\n",
+        "# flickr_localize demo\n\nModel folder `{}`; {} benchmark test scenes of each test set (levels 1-3, sounding objects boxed): \
+         in-family (the picture families, SoundFonts and photo groups of training, new instances) and out-of-family \
+         (picture families, a SoundFont and photos never used in training). SoundNet-Flickr protocol (prediction = map > {threshold}, \
+         success at cIoU >= 0.5). Device: {}. {:.1} s.\n\n{table}\n",
         checkpoint.display(),
         report.scenes,
         av_align::device::describe(&ctx.device),
@@ -78,14 +96,14 @@ pub fn run_demo(
     for (name, ciou, auc) in PAPER_TABLE1 {
         md.push_str(&format!("| {name} | {ciou:.3} | {auc:.3} |\n"));
     }
-    md.push_str("\n## Overlays\n\nLeft to right: input with the sounding boxes, the class-agnostic map, the maps of the two most probable audio classes.\n\n");
-    for p in &pictures {
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        md.push_str(&format!("![{name}](overlays/{name})\n\n"));
+    md.push_str("\n## Overlays\n\nLeft to right: input with the sounding boxes, the class-agnostic map, the maps of the two most probable audio classes. In-family scenes first, then out-of-family ones.\n\n");
+    for p in &written {
+        let rel = p.strip_prefix(&ctx.out).unwrap_or(p).to_string_lossy().to_string();
+        md.push_str(&format!("![{rel}]({rel})\n\n"));
     }
     let report_path = ctx.path("report.md");
     std::fs::write(&report_path, md).map_err(|e| Error::io(&report_path, e))?;
-    Ok(DemoOutcome { report, table, seconds, pictures })
+    Ok(DemoOutcome { report, generalization, table, seconds, pictures: written })
 }
 
 /// Scores the model folder `checkpoint` on benchmark test scenes `0..scenes` with the maps of
