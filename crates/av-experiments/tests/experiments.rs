@@ -106,6 +106,45 @@ fn shipped_checkpoint_reproduces_the_recorded_demo_numbers() {
     close(report.flickr.model.success_rate, "success_rate");
 }
 
+/// The table `flickr_localize` (no arguments) prints with the shipped broad checkpoint, in- and
+/// out-of-family, recorded in `assets/checkpoints/flickr_broad/demo_metrics.json` and
+/// docs/results.md §9: every row (the model's three map sources, its CAMs and the baselines)
+/// within 1e-6.
+#[test]
+fn shipped_broad_checkpoint_reproduces_the_recorded_demo_table() {
+    use av_experiments::flickr::{GeneralizationReport, evaluate_generalization};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints/flickr_broad");
+    let recorded: GeneralizationReport =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("demo_metrics.json")).unwrap()).unwrap();
+    let device = Device::flex();
+    let (plan, model) = load_run_model(&dir, &device).unwrap();
+    let report =
+        evaluate_generalization(&model, None, &plan, Split::Test, recorded.scenes, &device, false).unwrap();
+    assert_eq!(report.rows.len(), recorded.rows.len());
+    for (got, want) in report.rows.iter().zip(&recorded.rows) {
+        assert_eq!(got.method, want.method);
+        for (g, w, what) in [
+            (&got.in_family, &want.in_family, "in-family"),
+            (&got.out_of_family, &want.out_of_family, "out-of-family"),
+        ] {
+            assert!(
+                (g.auc - w.auc).abs() < 1e-6,
+                "{} {what} AUC {} vs recorded {}",
+                got.method,
+                g.auc,
+                w.auc
+            );
+            assert!(
+                (g.success_rate - w.success_rate).abs() < 1e-6,
+                "{} {what} cIoU@0.5 {} vs recorded {}",
+                got.method,
+                g.success_rate,
+                w.success_rate
+            );
+        }
+    }
+}
+
 /// The real-data paths read the documented SoundNet-Flickr layouts; the benchmark writer
 /// produces exactly those layouts, so a written copy stands in for the real dataset.
 #[test]

@@ -128,7 +128,7 @@ fn outcome(mode: &str, dir: &Path) -> serde_json::Value {
         let data = av_experiments::generate(&plan.data, av_align::data::Split::Val, 0..2, false).unwrap();
         let batch = data.dataset.batch(&[0, 1], &[false, false], &device).unwrap();
         let f = model.features(batch.frames, batch.logmels).unwrap();
-        let v = |t: burn::tensor::Tensor<2>| t.into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let v = |t: burn::tensor::Tensor<2>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         let pooled = f.f_v.clone().mean_dim(3).mean_dim(2).flatten::<2>(1, 3);
         return serde_json::json!({
             "logits_a": v(f.logits_a), "logits_v": v(f.logits_v), "visual": v(pooled), "losses": losses(dir),

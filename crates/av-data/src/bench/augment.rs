@@ -59,7 +59,7 @@ pub(crate) fn augment_frame(img: &mut RgbImage, a: &Augment, rng: &mut SplitMix6
             rng.range_f32(1.0 - j, 1.0 + j),
         );
         let n = (img.width() * img.height()) as f32;
-        let mean = img.pixels().map(|p| luma(p)).sum::<f32>() / n.max(1.0);
+        let mean = img.pixels().map(luma).sum::<f32>() / n.max(1.0);
         for p in img.pixels_mut() {
             let l = luma(p);
             for ch in 0..3 {
