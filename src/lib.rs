@@ -22,7 +22,7 @@
 //! The maps of one's own image and clip (see [`inference`] for a compiled version):
 //!
 //! ```no_run
-//! let sounds = av_align::Localizer::from_dir("assets/checkpoints/flickr_compact")?
+//! let sounds = av_align::Localizer::from_dir("assets/checkpoints/flickr_broad")?
 //!     .localize_files("frame.jpg", "clip.wav")?;
 //! println!("{}: p = {:.2}", sounds.ranked()[0].name, sounds.ranked()[0].audio_prob);
 //! # Ok::<(), av_align::Error>(())

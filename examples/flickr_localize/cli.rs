@@ -47,10 +47,10 @@ pub enum PositionTerm {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Localize built-in demo scenes with a checkpoint (the default).
+    /// Localize built-in demo scenes, in- and out-of-family, with a checkpoint (the default).
     Demo {
         /// Checkpoint directory (model.bpk + model.json).
-        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        #[arg(long, default_value = "assets/checkpoints/flickr_broad")]
         checkpoint: PathBuf,
         /// Number of demo scenes (benchmark test split).
         #[arg(long, default_value_t = 64)]
@@ -106,7 +106,7 @@ pub enum Command {
     /// used in training) beside its own CAMs and the whole-image, centre and random baselines.
     Generalization {
         /// Model folder.
-        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        #[arg(long, default_value = "assets/checkpoints/flickr_broad")]
         checkpoint: PathBuf,
         /// Scenes per test set.
         #[arg(long, default_value_t = 500)]
@@ -118,7 +118,7 @@ pub enum Command {
     /// Evaluate a checkpoint on benchmark test scenes or on a real SoundNet-Flickr test set.
     Eval {
         /// Checkpoint directory.
-        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        #[arg(long, default_value = "assets/checkpoints/flickr_broad")]
         checkpoint: PathBuf,
         /// A SoundNet-Flickr test set in the documented layout (docs/datasets.md); default: the
         /// benchmark's test split.
@@ -139,7 +139,7 @@ pub enum Command {
     /// on test clips, and with --write store it in the model folder's inputs.json.
     CalibrateSilence {
         /// Model folder.
-        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        #[arg(long, default_value = "assets/checkpoints/flickr_broad")]
         checkpoint: PathBuf,
         /// Sounding scenes per split (and as many other clips).
         #[arg(long, default_value_t = 96)]
@@ -151,7 +151,7 @@ pub enum Command {
     /// Localize the sounds of your own image + audio clip.
     Localize {
         /// Checkpoint directory.
-        #[arg(long, default_value = "assets/checkpoints/flickr_compact")]
+        #[arg(long, default_value = "assets/checkpoints/flickr_broad")]
         checkpoint: PathBuf,
         /// The frame (any size; resized to the checkpoint's frame size).
         #[arg(long)]

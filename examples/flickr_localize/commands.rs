@@ -21,7 +21,7 @@ pub fn run(args: Args) -> Result<()> {
     let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)
         .context("creating the run folder")?;
     let command = args.command.unwrap_or(Command::Demo {
-        checkpoint: "assets/checkpoints/flickr_compact".into(),
+        checkpoint: "assets/checkpoints/flickr_broad".into(),
         scenes: 64,
         pictures: 8,
         threshold: 0.5,
@@ -30,6 +30,13 @@ pub fn run(args: Args) -> Result<()> {
         Command::Demo { checkpoint, scenes, pictures, threshold } => {
             let demo = run_demo(&ctx, &checkpoint, scenes, pictures, threshold)
                 .context("loading the model folder")?;
+            println!(
+                "{}: {} benchmark test scenes in-family (training's picture families, SoundFonts and photo groups) \
+                 and {} out-of-family (families, a SoundFont and photos never used in training)\n",
+                checkpoint.display(),
+                demo.report.scenes,
+                demo.report.scenes
+            );
             println!("{}", demo.table);
             println!(
                 "{} scenes in {:.1} s; overlays in {}, report {}, metrics {}",

@@ -17,7 +17,7 @@ use crate::train::load_model;
 /// A trained model with everything needed to feed it: frame side, class names, audio window.
 ///
 /// ```no_run
-/// let sounds = av_align::Localizer::from_dir("assets/checkpoints/flickr_compact")?
+/// let sounds = av_align::Localizer::from_dir("assets/checkpoints/flickr_broad")?
 ///     .localize_files("frame.jpg", "clip.wav")?;
 /// for class in sounds.ranked().iter().take(3) {
 ///     println!("{}: p = {:.2}", class.name, class.audio_prob);

@@ -4,7 +4,7 @@
 //! A model folder is self-contained: `model.bpk` + `model.json` (weights and
 //! [`crate::model::AvModelConfig`], written by [`crate::train::save_model`]) and `inputs.json`
 //! ([`InputSpec`]: frame side, class names, audio window). `flickr_localize train --run R`
-//! writes such a folder as `R/model`; the shipped `assets/checkpoints/flickr_compact` is one.
+//! writes such a folder as `R/model`; the shipped `assets/checkpoints/flickr_broad` is one.
 //!
 //! ```
 //! # let dir = std::env::temp_dir().join(format!("av-align-doc-{}", std::process::id()));
@@ -13,7 +13,7 @@
 //! # image::RgbImage::from_pixel(320, 240, image::Rgb([90, 120, 60])).save(&image)?;
 //! # let tone: Vec<f32> = (0..22_050).map(|n| (n as f32 * 0.125).sin() * 0.3).collect();
 //! # av_align::audio::write_wav_f32(&audio, &av_align::audio::Audio { samples: tone, sample_rate: 22_050 })?;
-//! let sounds = av_align::Localizer::from_dir("assets/checkpoints/flickr_compact")?
+//! let sounds = av_align::Localizer::from_dir("assets/checkpoints/flickr_broad")?
 //!     .localize_files(&image, &audio)?;           // maps at the image's size, named classes
 //! let loudest = &sounds.ranked()[0];             // highest audio probability first
 //! println!("{}: p = {:.2}", loudest.name, loudest.audio_prob);
