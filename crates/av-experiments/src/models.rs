@@ -44,7 +44,7 @@ pub enum Preset {
     /// checkpoint).
     Compact,
     /// Compact model on the broad benchmark (picture families, SoundFonts, photo groups,
-    /// augmentation) with the per-position alignment term (LVS): about 23 minutes on 2 CPU cores.
+    /// augmentation) with the per-position alignment term (LVS): about 27 minutes on 2 CPU cores.
     Broad,
     /// The paper's ResNet-18 model, 256x256 frames, 10 000 scenes: a GPU run.
     Paper,

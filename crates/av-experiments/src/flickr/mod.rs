@@ -85,7 +85,7 @@ impl FlickrPlan {
     /// set) with the per-position alignment term in stage 2 (LVS soft tri-map with hard
     /// background negatives: the best of off / max / LVS on the validation split,
     /// `docs/results.md` §9). 4 000 scenes, 20 epochs of stage 1 (lr 0.05) and 30 of stage 2
-    /// (lr 0.02), batch 16: about 23 minutes on 2 CPU cores. Needs the fetched photos
+    /// (lr 0.02), batch 16: 27 minutes on 2 CPU cores (1 599-1 708 s measured). Needs the fetched photos
     /// (`bash tools/assets/fetch_backgrounds.sh`).
     pub fn broad() -> Self {
         let stage1 = TrainConfig { epochs: 20, lr: 0.05, ..TrainConfig::mssl_new(Stage::One) };
