@@ -9,9 +9,10 @@ use av_align::model::MapSource;
 use av_align::overlay::save_png;
 use av_align::train::{StreamingFlickr, load_flickr_train};
 use av_experiments::flickr::{
-    FlickrPlan, calibrate_silence, evaluate_generalization, load_run_model, run_bench_eval, run_demo,
-    run_real_test_set, ship_model, train_plan, train_plan_on,
+    FlickrPlan, calibrate_silence, evaluate_generalization, run_bench_eval, run_demo, run_real_test_set,
+    ship_model, train_plan, train_plan_on,
 };
+use av_experiments::models::load_checkpoint_with_plan;
 use av_experiments::run::RunContext;
 use burn::tensor::Device;
 
@@ -69,16 +70,8 @@ pub fn run(args: Args) -> Result<()> {
         Command::Generalization { checkpoint, scenes, split } => {
             let split = av_align::data::Split::from_name(&split)
                 .with_context(|| format!("--split must be val or test, not {split}"))?;
-            let (plan, model) =
-                load_run_model(&checkpoint, &ctx.device).context("loading the model folder")?;
-            let stage1_dir = checkpoint.with_file_name("model_stage1");
-            let stage1 = match stage1_dir.join("model.bpk").is_file() {
-                true => Some(load_run_model(&stage1_dir, &ctx.device)?.1),
-                false => match checkpoint.join("model_stage1/model.bpk").is_file() {
-                    true => Some(load_run_model(&checkpoint.join("model_stage1"), &ctx.device)?.1),
-                    false => None,
-                },
-            };
+            let (plan, model, stage1) = load_checkpoint_with_plan(&checkpoint, None, &ctx.device)
+                .context("loading the model folder")?;
             let report = evaluate_generalization(
                 &model,
                 stage1.as_ref(),

@@ -49,6 +49,9 @@ pub struct Generator {
     assets: Arc<AssetPack>,
     config: BenchConfig,
     banks: Arc<BTreeMap<String, NoteBank>>,
+    /// A training-only photo group the pack lacks (training scenes are refused; validation and
+    /// test scenes do not need it).
+    missing_train_group: Option<String>,
 }
 
 impl Generator {
@@ -72,7 +75,13 @@ impl Generator {
             };
             banks.insert(font.clone(), bank);
         }
-        Ok(Generator { assets, config, banks: Arc::new(banks) })
+        let missing_train_group = config
+            .assets
+            .train_background_groups
+            .iter()
+            .find(|g| assets.backgrounds.check_group(g).is_err())
+            .cloned();
+        Ok(Generator { assets, config, banks: Arc::new(banks), missing_train_group })
     }
 
     /// The generator of this benchmark's out-of-family test set (its `out_of_family` assets).
@@ -138,10 +147,10 @@ impl Generator {
         let classes = &order[..needed];
         let mut groups = cfg.assets.background_groups.clone();
         if split == Split::Train {
-            for g in &cfg.assets.train_background_groups {
+            if let Some(g) = &self.missing_train_group {
                 self.assets.backgrounds.check_group(g)?;
-                groups.push(g.clone());
             }
+            groups.extend(cfg.assets.train_background_groups.iter().cloned());
         }
         let (background_name, background) =
             self.assets.backgrounds.sample(split, &groups, &mut rng.fork(1), size)?;

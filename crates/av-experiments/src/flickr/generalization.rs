@@ -142,9 +142,24 @@ fn mass(maps: &[SceneMaps], truths: &[SceneTruth]) -> MapMass {
     MapMass { sounding: mean(sounding, ns), silent: mean(silent, nq), silent_objects: nq }
 }
 
-struct TestSet {
-    data: BenchData,
-    gts: Vec<ConsensusGt>,
+/// One test set: the scenes as model inputs and their ground truth for cIoU.
+#[derive(Debug, Clone)]
+pub struct TestSet {
+    /// The scenes.
+    pub data: BenchData,
+    /// Their consensus ground truth (sounding boxes), same order.
+    pub gts: Vec<ConsensusGt>,
+}
+
+/// Scenes `0..scenes` of `split` of the in-family and the out-of-family test set of `plan`.
+///
+/// # Errors
+/// Data errors.
+pub fn test_sets(plan: &FlickrPlan, split: Split, scenes: u64, progress: bool) -> Result<[TestSet; 2]> {
+    Ok([
+        test_set(plan, Family::InFamily, split, scenes, progress)?,
+        test_set(plan, Family::OutOfFamily, split, scenes, progress)?,
+    ])
 }
 
 fn test_set(plan: &FlickrPlan, family: Family, split: Split, scenes: u64, progress: bool) -> Result<TestSet> {
@@ -160,18 +175,20 @@ fn score(
     source: MapSource,
     rule: PredictionRule,
     device: &Device,
-) -> Result<(LocalizationSummary, MapMass)> {
+) -> Result<(LocalizationSummary, MapMass, Vec<SceneMaps>)> {
     let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
     let maps = localize_all(model, &set.data, &cfg, 16, device)?;
     let views =
         maps.iter().map(|m| ScoreMap::new(&m.agnostic, m.size, m.size)).collect::<Result<Vec<_>, _>>()?;
-    Ok((evaluate_localization(&views, &set.gts, rule, 0.5)?, mass(&maps, &set.data.truths)))
+    let summary = evaluate_localization(&views, &set.gts, rule, 0.5)?;
+    let mass = mass(&maps, &set.data.truths);
+    Ok((summary, mass, maps))
 }
 
 /// Scores `model` (and the stage-1 model, when given, as the multi-task row) on `scenes`
 /// scenes of `split` of both test sets (`Split::Val` to choose settings, `Split::Test` to
 /// report), with Eq. 8, CAM-gated Eq. 8, the model's own visual CAMs, the whole image, a centred
-/// box of half the side and a uniform random map.
+/// box of half the side and a uniform random map (prediction = map > 0.5).
 ///
 /// # Errors
 /// Data, model and metric errors.
@@ -184,11 +201,22 @@ pub fn evaluate_generalization(
     device: &Device,
     progress: bool,
 ) -> Result<GeneralizationReport> {
-    let rule = PredictionRule::Absolute(0.5);
-    let sets = [
-        test_set(plan, Family::InFamily, split, scenes, progress)?,
-        test_set(plan, Family::OutOfFamily, split, scenes, progress)?,
-    ];
+    let sets = test_sets(plan, split, scenes, progress)?;
+    Ok(evaluate_generalization_on(model, stage1, &sets, PredictionRule::Absolute(0.5), device)?.0)
+}
+
+/// [`evaluate_generalization`] on given test sets ([`test_sets`]) with a given prediction
+/// rule; also returns the Eq. 8 maps of both sets (in-family first), e.g. for overlays.
+///
+/// # Errors
+/// Model and metric errors.
+pub fn evaluate_generalization_on(
+    model: &AvModel,
+    stage1: Option<&AvModel>,
+    sets: &[TestSet; 2],
+    rule: PredictionRule,
+    device: &Device,
+) -> Result<(GeneralizationReport, [Vec<SceneMaps>; 2])> {
     let mut rows = Vec::new();
     let mut models: Vec<(&str, &AvModel, MapSource)> = vec![
         ("ours (Eq. 8)", model, MapSource::Alignment),
@@ -199,9 +227,13 @@ pub fn evaluate_generalization(
     if let Some(s1) = stage1 {
         models.push(("multi-task (stage-1 visual CAMs)", s1, MapSource::VisualCam));
     }
+    let mut eq8 = None;
     for (name, m, source) in models {
-        let (a, ma) = score(m, &sets[0], source, rule, device)?;
-        let (b, mb) = score(m, &sets[1], source, rule, device)?;
+        let (a, ma, maps_a) = score(m, &sets[0], source, rule, device)?;
+        let (b, mb, maps_b) = score(m, &sets[1], source, rule, device)?;
+        if eq8.is_none() {
+            eq8 = Some([maps_a, maps_b]);
+        }
         rows.push(GeneralizationRow {
             method: name.into(),
             in_family: a,
@@ -222,5 +254,7 @@ pub fn evaluate_generalization(
             mass: None,
         });
     }
-    Ok(GeneralizationReport { scenes, rows })
+    let scenes = sets[0].data.truths.len() as u64;
+    // The first model row is Eq. 8, so its maps are always there.
+    Ok((GeneralizationReport { scenes, rows }, eq8.unwrap_or_default()))
 }

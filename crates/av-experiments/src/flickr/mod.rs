@@ -25,7 +25,8 @@ mod train;
 
 pub use evaluate::{EvalReport, PAPER_TABLE1, evaluate_on_bench, flickr_table, markdown_table};
 pub use generalization::{
-    Family, GeneralizationReport, GeneralizationRow, MapMass, evaluate_generalization, test_data_config,
+    Family, GeneralizationReport, GeneralizationRow, MapMass, TestSet, evaluate_generalization,
+    evaluate_generalization_on, test_data_config, test_sets,
 };
 pub use pictures::write_overlays;
 pub use runs::{DemoOutcome, RealTestReport, run_bench_eval, run_demo, run_real_test_set, ship_model};

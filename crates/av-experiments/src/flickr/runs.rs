@@ -21,9 +21,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    EvalReport, Family, FlickrPlan, GeneralizationReport, PAPER_TABLE1, evaluate_generalization,
-    evaluate_on_bench, load_run_model, markdown_table, test_data_config, write_overlays,
+    EvalReport, FlickrPlan, GeneralizationReport, PAPER_TABLE1, evaluate_generalization_on, evaluate_on_bench,
+    load_run_model, markdown_table, test_sets, write_overlays,
 };
+use crate::eval::flickr_evaluate;
 use crate::bench::{SceneTruth, generate};
 use crate::run::RunContext;
 
@@ -59,21 +60,13 @@ pub fn run_demo(
     let started = Instant::now();
     let (plan, model) = load_run_model(checkpoint, &ctx.device)?;
     let rule = PredictionRule::Absolute(threshold);
-    let mut written = Vec::new();
-    let mut in_family = None;
-    for (family, folder) in [(Family::InFamily, "overlays"), (Family::OutOfFamily, "overlays/out_of_family")]
-    {
-        let data = generate(&test_data_config(&plan, family), Split::Test, 0..scenes, ctx.progress)?;
-        let (report, maps) = evaluate_on_bench(&model, &data, MapSource::Alignment, rule, &ctx.device)?;
-        written.extend(write_overlays(&data, &maps, &ctx.path(folder), pictures)?);
-        if family == Family::InFamily {
-            ctx.write_json("manifest.json", &manifest(&plan, Split::Test, scenes, &data.truths)?)?;
-            in_family = Some(report);
-        }
-    }
-    let report = in_family.ok_or_else(|| Error::Config("no in-family scenes".into()))?;
-    let generalization =
-        evaluate_generalization(&model, None, &plan, Split::Test, scenes, &ctx.device, false)?;
+    let sets = test_sets(&plan, Split::Test, scenes, ctx.progress)?;
+    let (generalization, maps) = evaluate_generalization_on(&model, None, &sets, rule, &ctx.device)?;
+    let mut written = write_overlays(&sets[0].data, &maps[0], &ctx.path("overlays"), pictures)?;
+    written.extend(write_overlays(&sets[1].data, &maps[1], &ctx.path("overlays/out_of_family"), pictures)?);
+    ctx.write_json("manifest.json", &manifest(&plan, Split::Test, scenes, &sets[0].data.truths)?)?;
+    let flickr = flickr_evaluate(&maps[0], &sets[0].data.truths, rule)?;
+    let report = EvalReport { source: MapSource::Alignment, scenes: maps[0].len(), flickr };
     let seconds = started.elapsed().as_secs_f64();
     let table = generalization.table();
     ctx.write_json(
