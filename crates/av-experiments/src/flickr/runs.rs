@@ -21,11 +21,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    EvalReport, FlickrPlan, GeneralizationReport, PAPER_TABLE1, evaluate_generalization_on, evaluate_on_bench,
-    load_run_model, markdown_table, test_sets, write_overlays,
+    EvalReport, FlickrPlan, GeneralizationReport, PAPER_TABLE1, evaluate_generalization_on,
+    evaluate_on_bench, load_run_model, markdown_table, test_sets, write_overlays,
 };
-use crate::eval::flickr_evaluate;
 use crate::bench::{SceneTruth, generate};
+use crate::eval::flickr_evaluate;
 use crate::run::RunContext;
 
 /// What [`run_demo`] measured and wrote.
