@@ -36,6 +36,7 @@ mod heads;
 mod resnet;
 mod sop_visual;
 mod unet;
+pub mod upsample;
 pub mod weights;
 
 pub use crnn::{

@@ -52,7 +52,8 @@ pub struct Unet {
     pub bn0: BatchNorm,
     /// Levels, outermost first.
     pub levels: Vec<UnetLevel>,
-    /// x2 bilinear upsampling with aligned corners.
+    /// x2 bilinear upsampling with aligned corners (its settings; the forward pass uses
+    /// [`crate::upsample::upsample2x_aligned`], which also trains on CubeCL backends).
     pub upsample: Interpolate2d,
 }
 
@@ -130,7 +131,7 @@ impl Unet {
             h = self.level(i + 1, h);
         }
         // Up path: ReLU, x2 upsample, conv, BN (all but outermost).
-        let mut up = level.up_conv.forward(self.upsample.forward(relu(h)));
+        let mut up = level.up_conv.forward(crate::upsample::upsample2x_aligned(relu(h)));
         if let Some(bn) = &level.up_bn {
             up = bn.forward(up);
         }

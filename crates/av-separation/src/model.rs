@@ -76,15 +76,18 @@ pub struct MaskPrediction {
 pub struct SynthesizerConfig {
     /// Number of channels K (`fc_dim`, 32 in SoP).
     pub channels: usize,
+    /// Initial value of the scalar bias (SoP: 0).
+    #[config(default = 0.0)]
+    pub bias_init: f32,
 }
 
 impl SynthesizerConfig {
-    /// Builds the synthesizer: `scale = 1`, `bias = 0` (SoP's `InnerProd` init; its
-    /// `weights_init` does not touch them).
+    /// Builds the synthesizer: `scale = 1`, `bias = bias_init` (SoP's `InnerProd` init is
+    /// scale 1, bias 0; its `weights_init` does not touch them).
     pub fn init(&self, device: &Device) -> Synthesizer {
         Synthesizer {
             scale: Param::from_tensor(Tensor::ones([self.channels], device)),
-            bias: Param::from_tensor(Tensor::zeros([1], device)),
+            bias: Param::from_tensor(Tensor::full([1], self.bias_init, device)),
         }
     }
 }
@@ -145,6 +148,18 @@ impl SeparationNetConfig {
         Self::new().with_ngf(8).with_channels(8)
     }
 
+    /// The synthesizer's initial bias: 0 for binary masks (SoP), 0.5 for ratio masks. A ReLU
+    /// ratio mask starts near `relu(bias)` (the U-Net's N(0, 0.001) weights make its maps nearly
+    /// constant at init); with SoP's bias 0 a source whose guided maps start negative gets an
+    /// all-zero mask, a zero gradient and stays silent (seen with one-hot guidance). 0.5 is the
+    /// ratio of each of two equal sources.
+    pub fn synthesizer_bias(&self) -> f32 {
+        match self.mask {
+            MaskKind::Binary => 0.0,
+            MaskKind::Ratio => 0.5,
+        }
+    }
+
     /// The U-Net part.
     pub fn unet(&self) -> UnetConfig {
         UnetConfig::new().with_ngf(self.ngf).with_num_downs(self.num_downs).with_out_channels(self.channels)
@@ -182,7 +197,9 @@ impl SeparationNetConfig {
         let unet = sop_init_unet(self.unet().init(device), &mut rng);
         Ok(SeparationNet {
             unet,
-            synthesizer: SynthesizerConfig::new(self.channels).init(device),
+            synthesizer: SynthesizerConfig::new(self.channels)
+                .with_bias_init(self.synthesizer_bias())
+                .init(device),
             mask: self.mask,
             num_downs: self.num_downs,
         })

@@ -72,6 +72,7 @@ mod data;
 mod guide;
 mod pictures;
 mod score;
+pub mod stream;
 mod train;
 
 pub use data::{ClipCounts, DataManifest, FeatureStats, SeparationData, TestItem, TrainItem, prepare_data};

@@ -1,0 +1,550 @@
+//! Streamed mix-and-separate training (issue 23, item 1): every step mixes fresh pairs of solo
+//! clips drawn from a large pool of the broad benchmark (several SoundFonts, audio augmentation),
+//! so a run of thousands of steps never repeats a mixture; checkpoints are atomic and a run
+//! resumes exactly; the validation NSDR is logged during training; the final model is scored on
+//! the in-family test split and on an unseen-timbre split (a SoundFont never used in training).
+//!
+//! The guidance of this trainer is the **oracle class** (a one-hot vector of the source's class
+//! over the synthesizer's K channels): the control run that tells "the U-Net cannot learn at this
+//! budget" apart from "the guide is poor". Guided variants use the same data and scoring.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use av_backbones::checkpoint::{load_checkpoint_weights, save_checkpoint};
+use av_data::Split;
+use av_data::bench::{AssetPack, AssetSelection, Augment, BenchConfig, Generator};
+use av_data::rng::SplitMix64;
+use av_separation::{
+    BenchClips, Guidance, MaskKind, MixConfig, MixExample, MixSpec, Mixer, SeparationBatch, SeparationNet,
+    SeparationNetConfig, SoloClip, forward_loss, score_mixture, separate_inputs,
+};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use av_align::train::{latest_published, publish_checkpoint};
+use av_align::{Error, Result};
+
+use crate::run::{RunContext, read_json, write_json};
+
+use super::guide::tensor_read;
+
+/// Stream tag of the per-step pair draws.
+const TAG_STEP_PAIRS: u64 = 0x5EA7_57E9;
+/// A silent estimate is scored as the mixture's SDR (and SIR, SAR) minus this many dB.
+pub const SILENT_PENALTY_DB: f64 = 10.0;
+
+/// Everything that defines a streamed run (stored as `plan.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamPlan {
+    /// Seed of the separation benchmark.
+    pub bench_seed: u64,
+    /// Train-split scenes generated for the solo pool (about half are solos).
+    pub train_scenes: u64,
+    /// Validation / test scenes generated per evaluation split.
+    pub eval_scenes: u64,
+    /// Mixtures (pairs of solos of different classes) per evaluation split.
+    pub eval_pairs: usize,
+    /// The separation network; `channels` must be at least the 11 MUSIC classes.
+    pub net: SeparationNetConfig,
+    /// Optimisation steps.
+    pub steps: usize,
+    /// Mixtures per step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Seed of the pair draws.
+    pub seed: u64,
+    /// Checkpoint every this many steps.
+    pub checkpoint_every: usize,
+    /// Score the validation mixtures every this many steps (0: only at the end).
+    pub eval_every: usize,
+}
+
+impl StreamPlan {
+    /// The CPU preset: compact-width U-Net-7 with K = 16, ratio masks with L1, Adam 1e-3,
+    /// batch 8, 3 000 steps.
+    pub fn cpu() -> Self {
+        Self {
+            bench_seed: 2020,
+            train_scenes: 2400,
+            eval_scenes: 160,
+            eval_pairs: 64,
+            net: SeparationNetConfig::compact().with_channels(16).with_mask(MaskKind::Ratio).with_seed(3),
+            steps: 3000,
+            batch_size: 8,
+            lr: 1e-3,
+            seed: 17,
+            checkpoint_every: 100,
+            eval_every: 500,
+        }
+    }
+
+    /// Seconds, for tests.
+    pub fn tiny() -> Self {
+        Self {
+            train_scenes: 24,
+            eval_scenes: 24,
+            eval_pairs: 3,
+            net: SeparationNetConfig::compact()
+                .with_ngf(4)
+                .with_channels(12)
+                .with_mask(MaskKind::Ratio)
+                .with_seed(3),
+            steps: 4,
+            batch_size: 2,
+            checkpoint_every: 2,
+            eval_every: 2,
+            ..Self::cpu()
+        }
+    }
+
+    /// The benchmark: MUSIC's 11 instruments from the in-family SoundFonts, with the standard
+    /// augmentation on the training split; the held-out SoundFont is the unseen-timbre split.
+    pub fn bench(&self) -> BenchConfig {
+        BenchConfig {
+            assets: AssetSelection::in_family(),
+            out_of_family: Some(AssetSelection::held_out()),
+            augment: Augment::standard(),
+            ..BenchConfig::separation(self.bench_seed)
+        }
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::Config`].
+    pub fn validate(&self) -> Result<()> {
+        self.net.validate()?;
+        let classes = av_data::classes::Vocabulary::Music11.len();
+        if self.net.channels < classes {
+            return Err(Error::Config(format!(
+                "the oracle class guide needs K >= {classes} channels, got {}",
+                self.net.channels
+            )));
+        }
+        if self.steps == 0
+            || self.batch_size == 0
+            || self.eval_pairs == 0
+            || !(self.lr > 0.0 && self.lr.is_finite())
+        {
+            return Err(Error::Config(format!("steps, batch size, eval pairs and lr must be > 0: {self:?}")));
+        }
+        Ok(())
+    }
+}
+
+/// Scores of one method on one evaluation split: every mixture counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitScores {
+    /// Method / mask reading (e.g. "ratio mask", "binary at 0.5").
+    pub method: String,
+    /// Mixtures scored (all of them).
+    pub mixtures: usize,
+    /// Mixtures with a silent estimate, scored with the [`SILENT_PENALTY_DB`] penalty.
+    pub silent: usize,
+    /// Mean SDR, SIR, SAR (dB) over mixtures (each the mean over its sources).
+    pub sdr: f64,
+    /// See [`Self::sdr`].
+    pub sir: f64,
+    /// See [`Self::sdr`].
+    pub sar: f64,
+    /// Mean SDR of the mixture itself.
+    pub sdr_mix: f64,
+    /// Mean SDR improvement over the mixture.
+    pub nsdr: f64,
+    /// Half-width of the 95 % confidence interval of `nsdr` over mixtures (1.96 s / sqrt n).
+    pub nsdr_ci95: f64,
+}
+
+impl SplitScores {
+    /// Mean and confidence interval from per-mixture `(sdr, sir, sar, sdr_mix, silent)`.
+    pub fn from_mixtures(method: &str, rows: &[(f64, f64, f64, f64, bool)]) -> Self {
+        let n = rows.len().max(1) as f64;
+        let mean = |f: &dyn Fn(&(f64, f64, f64, f64, bool)) -> f64| rows.iter().map(f).sum::<f64>() / n;
+        let nsdr = mean(&|r| r.0 - r.3);
+        let var = rows.iter().map(|r| (r.0 - r.3 - nsdr).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        Self {
+            method: method.to_string(),
+            mixtures: rows.len(),
+            silent: rows.iter().filter(|r| r.4).count(),
+            sdr: mean(&|r| r.0),
+            sir: mean(&|r| r.1),
+            sar: mean(&|r| r.2),
+            sdr_mix: mean(&|r| r.3),
+            nsdr,
+            nsdr_ci95: 1.96 * var.sqrt() / n.sqrt(),
+        }
+    }
+
+    /// One line: `method: SDR s / SIR / SAR, NSDR n ± ci (silent k of m)`.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: SDR {:.2} SIR {:.2} SAR {:.2} | mixture {:.2} | NSDR {:+.2} ± {:.2} ({} silent of {})",
+            self.method,
+            self.sdr,
+            self.sir,
+            self.sar,
+            self.sdr_mix,
+            self.nsdr,
+            self.nsdr_ci95,
+            self.silent,
+            self.mixtures
+        )
+    }
+}
+
+/// An evaluation split: its mixtures (with their classes) ready to score.
+#[derive(Debug, Clone)]
+pub struct EvalSet {
+    /// Name ("val", "test in-family", "test unseen timbre").
+    pub name: String,
+    /// The mixtures.
+    pub examples: Vec<MixExample>,
+    /// The class of each source of each mixture.
+    pub classes: Vec<Vec<usize>>,
+}
+
+/// Solos of `scenes` scenes of `split`.
+fn solos(generator: &Generator, split: Split, scenes: u64) -> Result<Vec<SoloClip>> {
+    Ok(BenchClips::generate(generator, split, 0..scenes)?.solos)
+}
+
+/// `pairs` fixed mixtures of solos of different classes of `split`.
+fn eval_set(
+    name: &str,
+    generator: &Generator,
+    split: Split,
+    plan: &StreamPlan,
+    mixer: &Mixer,
+) -> Result<EvalSet> {
+    let clips = BenchClips::generate(generator, split, 0..plan.eval_scenes)?;
+    let specs = clips.test_pairs(plan.eval_pairs, plan.seed + 1)?;
+    let examples = specs
+        .par_iter()
+        .map(|s| mixer.mix(&s.sources, generator.config().clip.sample_rate))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(EvalSet {
+        name: name.to_string(),
+        examples,
+        classes: specs.iter().map(|s| s.classes.clone()).collect(),
+    })
+}
+
+/// The oracle guidance of source `n` of every mixture: one-hot of its class over `k` channels.
+fn oracle_guidance(classes: &[&[usize]], n: usize, k: usize, device: &Device) -> Guidance {
+    let mut values = vec![0.0f32; classes.len() * k];
+    for (b, c) in classes.iter().enumerate() {
+        values[b * k + c[n]] = 1.0;
+    }
+    Guidance::Vector(Tensor::from_data(TensorData::new(values, [classes.len(), k]), device))
+}
+
+/// The pairs of step `step`: `batch` pairs of pool clips of different classes, a pure function of
+/// `(seed, step)`.
+fn step_pairs(pool: &[SoloClip], seed: u64, step: usize, batch: usize) -> Vec<MixSpec> {
+    let mut rng = SplitMix64::from_words(&[seed, step as u64, TAG_STEP_PAIRS]);
+    (0..batch)
+        .map(|_| {
+            let a = &pool[rng.below(pool.len())];
+            loop {
+                let b = &pool[rng.below(pool.len())];
+                if b.class != a.class {
+                    return MixSpec::pair(a, b);
+                }
+            }
+        })
+        .collect()
+}
+
+/// Scores `net` on `set` with the oracle guidance, reading the masks with each of `readers`
+/// (a [`Mixer`] whose mask kind decides: `Binary` thresholds at 0.5, `Ratio` uses the mask as is).
+///
+/// # Errors
+/// Separation and BSS-Eval errors.
+pub fn score_oracle(
+    net: &SeparationNet,
+    set: &EvalSet,
+    readers: &[(&str, &Mixer)],
+    device: &Device,
+) -> Result<Vec<SplitScores>> {
+    let k = net.channels();
+    let mut rows: Vec<Vec<(f64, f64, f64, f64, bool)>> = vec![Vec::new(); readers.len()];
+    for (chunk, classes) in set.examples.chunks(8).zip(set.classes.chunks(8)) {
+        let inputs: Vec<_> = chunk.iter().map(|e| &e.input).collect();
+        let class_refs: Vec<&[usize]> = classes.iter().map(Vec::as_slice).collect();
+        let sources = chunk[0].num_sources();
+        let guidance: Vec<Guidance> =
+            (0..sources).map(|n| oracle_guidance(&class_refs, n, k, device)).collect();
+        for (r, (_, mixer)) in readers.iter().enumerate() {
+            let separations = separate_inputs(net, mixer, &inputs, &guidance, device)?;
+            let scored = chunk
+                .par_iter()
+                .zip(&separations)
+                .map(|(ex, sep)| score_with_penalty(mixer, ex, &sep.sources))
+                .collect::<Result<Vec<_>>>()?;
+            rows[r].extend(scored);
+        }
+    }
+    Ok(readers.iter().zip(&rows).map(|((name, _), r)| SplitScores::from_mixtures(name, r)).collect())
+}
+
+/// `(sdr, sir, sar, sdr_mix, silent)` of one mixture; a silent estimate is scored as the
+/// mixture's own SDR minus [`SILENT_PENALTY_DB`] (SIR and SAR likewise), never skipped.
+fn score_with_penalty(
+    mixer: &Mixer,
+    ex: &MixExample,
+    estimates: &[Vec<f32>],
+) -> Result<(f64, f64, f64, f64, bool)> {
+    let origin = av_separation::MixOrigin { id: String::new(), classes: Vec::new() };
+    if let Some(s) = score_mixture(mixer, &origin, ex, estimates)? {
+        let (sdr, sir, sar, mix) = s.means();
+        return Ok((sdr, sir, sar, mix, false));
+    }
+    // The mixture as the estimate of every source gives the reference SDR of the penalty.
+    let len = mixer.config().output_len();
+    let mixture = mixer.reconstruct_mixture(&ex.input.spectra)?;
+    let mix_est = vec![mixture[..len].to_vec(); ex.num_sources()];
+    let s = score_mixture(mixer, &origin, ex, &mix_est)?
+        .ok_or_else(|| Error::Config("a reference source of an evaluation mixture is silent".into()))?;
+    let (_, sir, sar, mix) = s.means();
+    Ok((mix - SILENT_PENALTY_DB, sir - SILENT_PENALTY_DB, sar - SILENT_PENALTY_DB, mix, true))
+}
+
+/// Loop state stored with every checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamState {
+    /// Steps done.
+    pub step: usize,
+    /// Mean loss of every block of 50 steps.
+    pub losses: Vec<f32>,
+    /// Sum of the current block's losses.
+    pub block_sum: f32,
+    /// Validation scores so far: (step, scores per mask reading).
+    pub val: Vec<(usize, Vec<SplitScores>)>,
+    /// Training seconds so far (summed over resumed processes).
+    pub seconds: f64,
+}
+
+/// What a finished run gives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamOutcome {
+    /// The plan.
+    pub plan: StreamPlan,
+    /// The final loop state.
+    pub state: StreamState,
+    /// Final scores: split name -> scores per mask reading (the mixture and ideal masks first).
+    pub test: Vec<(String, Vec<SplitScores>)>,
+    /// Training samples (mixtures) per second, data included.
+    pub samples_per_second: f64,
+}
+
+const LOSS_BLOCK: usize = 50;
+
+fn readers(mask: MaskKind) -> Result<Vec<(&'static str, Mixer)>> {
+    let ratio = Mixer::new(MixConfig::sound_of_pixels().with_mask(MaskKind::Ratio))?;
+    Ok(match mask {
+        MaskKind::Ratio => vec![("ratio mask", ratio)],
+        MaskKind::Binary => {
+            vec![("binary at 0.5", Mixer::sound_of_pixels()?), ("soft (probabilities)", ratio)]
+        }
+    })
+}
+
+fn as_refs<'a>(r: &'a [(&'static str, Mixer)]) -> Vec<(&'a str, &'a Mixer)> {
+    r.iter().map(|(n, m)| (*n, m)).collect()
+}
+
+/// The mixture and ideal-mask rows of a split.
+fn reference_rows(set: &EvalSet, mixer: &Mixer) -> Result<Vec<SplitScores>> {
+    let ideal_binary = Mixer::sound_of_pixels()?;
+    let mut mix_rows = Vec::new();
+    let mut ideal_rows = Vec::new();
+    for ex in &set.examples {
+        let len = mixer.config().output_len();
+        let m = mixer.reconstruct_mixture(&ex.input.spectra)?;
+        mix_rows.push(score_with_penalty(mixer, ex, &vec![m[..len].to_vec(); ex.num_sources()])?);
+        let binary_ex = ideal_binary.mix(&ex.sources, mixer.config().sample_rate)?;
+        let est = av_separation::oracle_estimates(&ideal_binary, &binary_ex)?;
+        ideal_rows.push(score_with_penalty(&ideal_binary, ex, &est)?);
+    }
+    Ok(vec![
+        SplitScores::from_mixtures("mixture (no separation)", &mix_rows),
+        SplitScores::from_mixtures("ideal binary masks", &ideal_rows),
+    ])
+}
+
+/// Trains (or resumes, or loads when finished) a streamed run in `ctx.out` and scores it.
+///
+/// # Errors
+/// [`Error::Config`] for a bad plan or a folder holding another plan; data, training, checkpoint
+/// and scoring errors; [`Error::Diverged`] for a non-finite loss.
+pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> {
+    plan.validate()?;
+    let out = ctx.out.as_path();
+    let plan_path = out.join("plan.json");
+    if plan_path.is_file() {
+        let existing: serde_json::Value = read_json(&plan_path)?;
+        let this = serde_json::to_value(plan).map_err(|e| Error::Config(format!("plan: {e}")))?;
+        if existing != this {
+            return Err(Error::Checkpoint {
+                path: out.to_path_buf(),
+                detail: "holds a run of another plan; choose another --out folder".into(),
+            });
+        }
+    } else {
+        write_json(&plan_path, plan)?;
+    }
+    let data_started = Instant::now();
+    let generator = Generator::new(Arc::new(AssetPack::load_default()?), plan.bench())?;
+    let unseen = generator.out_of_family()?;
+    let mixer = Mixer::new(MixConfig::sound_of_pixels().with_mask(plan.net.mask))?;
+    ctx.say(format!("generating {} training scenes for the solo pool ...", plan.train_scenes));
+    let pool = solos(&generator, Split::Train, plan.train_scenes)?;
+    let val = eval_set("val", &generator, Split::Val, plan, &mixer)?;
+    ctx.say(format!(
+        "{} training solos, {} validation mixtures ({:.0} s)",
+        pool.len(),
+        val.examples.len(),
+        data_started.elapsed().as_secs_f64()
+    ));
+    let readers = readers(plan.net.mask)?;
+    let model = train_stream(plan, &pool, &val, &mixer, &readers, ctx)?;
+    let state: StreamState = read_json(&out.join("model").join("state.json"))?;
+    let mut test = Vec::new();
+    for set in [
+        eval_set("val", &generator, Split::Val, plan, &mixer)?,
+        eval_set("test in-family", &generator, Split::Test, plan, &mixer)?,
+        eval_set("test unseen timbre", &unseen, Split::Test, plan, &mixer)?,
+    ] {
+        let mut rows = reference_rows(&set, &mixer)?;
+        rows.extend(score_oracle(&model, &set, &as_refs(&readers), &ctx.device)?);
+        for r in &rows {
+            ctx.say(format!("  [{}] {}", set.name, r.line()));
+        }
+        test.push((set.name.clone(), rows));
+    }
+    let samples_per_second = (state.step * plan.batch_size) as f64 / state.seconds.max(1e-9);
+    let outcome = StreamOutcome { plan: plan.clone(), state, test, samples_per_second };
+    write_json(&out.join("metrics.json"), &outcome)?;
+    Ok(outcome)
+}
+
+fn train_stream(
+    plan: &StreamPlan,
+    pool: &[SoloClip],
+    val: &EvalSet,
+    mixer: &Mixer,
+    readers: &[(&'static str, Mixer)],
+    ctx: &RunContext,
+) -> Result<SeparationNet> {
+    let (out, device) = (ctx.out.as_path(), &ctx.device);
+    let final_dir = out.join("model");
+    if final_dir.join("state.json").is_file() {
+        return Ok(load_checkpoint_weights(plan.net.init(device)?, &final_dir, "model")?);
+    }
+    if pool.iter().map(|c| c.class).collect::<std::collections::BTreeSet<_>>().len() < 2 {
+        return Err(Error::Config("the solo pool has fewer than two classes".into()));
+    }
+    let ad = device.clone().autodiff();
+    let ckpt_dir = out.join("checkpoints");
+    let mut optim: ModuleOptimizer = AdamConfig::new().init();
+    let mut model = plan.net.init(device)?.fork(&ad).train();
+    let mut state =
+        StreamState { step: 0, losses: Vec::new(), block_sum: 0.0, val: Vec::new(), seconds: 0.0 };
+    if let Some(ckpt) = latest_published(&ckpt_dir, "state.json")? {
+        state = read_json(&ckpt.join("state.json"))?;
+        model = load_checkpoint_weights(plan.net.init(device)?, &ckpt, "model")?.fork(&ad).train();
+        optim = optim.load(ckpt.join("optimizer.bpk")).map_err(|e| Error::Checkpoint {
+            path: ckpt.clone(),
+            detail: format!("optimizer state: {e:?}"),
+        })?;
+        ctx.say(format!("resuming at step {}", state.step));
+    }
+    let bar = ctx.bar(plan.steps as u64, "separation");
+    if let Some(b) = &bar {
+        b.set_position(state.step as u64);
+    }
+    let started = Instant::now();
+    let base_seconds = state.seconds;
+    let k = plan.net.channels;
+    let sample_rate = mixer.config().sample_rate;
+    while state.step < plan.steps {
+        let specs = step_pairs(pool, plan.seed, state.step, plan.batch_size);
+        let examples = specs
+            .par_iter()
+            .map(|s| mixer.mix(&s.sources, sample_rate))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let refs: Vec<&MixExample> = examples.iter().collect();
+        let batch = SeparationBatch::from_examples(&refs, &ad)?;
+        let classes: Vec<&[usize]> = specs.iter().map(|s| s.classes.as_slice()).collect();
+        let guidance: Vec<Guidance> = (0..2).map(|n| oracle_guidance(&classes, n, k, &ad)).collect();
+        let out_loss = forward_loss(&model, &batch, &guidance)?;
+        let value = tensor_read("loss", out_loss.loss.clone())?.first().copied().unwrap_or(f32::NAN);
+        if !value.is_finite() {
+            return Err(Error::Diverged { value, epoch: 0, step: state.step });
+        }
+        let grads = GradientsParams::from_grads(out_loss.loss.backward(), &model);
+        model = optim.step(plan.lr, model, grads);
+        state.step += 1;
+        state.block_sum += value;
+        if state.step.is_multiple_of(LOSS_BLOCK) {
+            state.losses.push(state.block_sum / LOSS_BLOCK as f32);
+            state.block_sum = 0.0;
+        }
+        state.seconds = base_seconds + started.elapsed().as_secs_f64();
+        if let Some(b) = &bar {
+            b.set_message(format!("loss {value:.4}"));
+            b.inc(1);
+        }
+        let eval_now =
+            plan.eval_every > 0 && state.step.is_multiple_of(plan.eval_every) && state.step < plan.steps;
+        if eval_now {
+            let scores = score_oracle(&model.valid(), val, &as_refs(readers), device)?;
+            if let Some(b) = &bar {
+                b.println(format!(
+                    "step {}: val {}",
+                    state.step,
+                    scores.iter().map(SplitScores::line).collect::<Vec<_>>().join(" | ")
+                ));
+            }
+            state.val.push((state.step, scores));
+        }
+        if (plan.checkpoint_every > 0 && state.step.is_multiple_of(plan.checkpoint_every)) || eval_now {
+            let name = format!("step-{:06}", state.step);
+            publish_checkpoint(&ckpt_dir, &name, |tmp| {
+                save_checkpoint(&model.valid(), &plan.net, tmp, "model")?;
+                let optim_path = tmp.join("optimizer.bpk");
+                optim.save(&optim_path).map_err(|e| Error::io(&optim_path, format!("{e:?}")))?;
+                write_json(&tmp.join("state.json"), &state)
+            })?;
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let model = model.valid();
+    publish_final(&final_dir, |tmp| {
+        save_checkpoint(&model, &plan.net, tmp, "model")?;
+        write_json(&tmp.join("state.json"), &state)
+    })?;
+    Ok(load_checkpoint_weights(plan.net.init(device)?, &final_dir, "model")?)
+}
+
+/// Writes a folder through `<dir>.tmp` and renames it into place.
+fn publish_final(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    write(&tmp)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))
+}

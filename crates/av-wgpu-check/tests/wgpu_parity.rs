@@ -1,0 +1,163 @@
+//! Forward and backward parity of the networks on Burn's `wgpu` backend against `flex`.
+//!
+//! Run by CI on software Vulkan (llvmpipe) with `AV_ALIGN_WGPU_TEST=require`; elsewhere it is
+//! skipped, with a message, when no Vulkan driver is installed. Tolerance: 1e-3 relative to the
+//! reference's peak (f32 reductions run in another order on the GPU path; llvmpipe's own
+//! rounding stays near 1e-6, well inside it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use av_align::alignment::PositionLossConfig;
+use av_align::model::{AvModelConfig, Batch, Method, ObjectiveConfig, Stage};
+use av_separation::{Guidance, SeparationNetConfig, loss::weighted_bce_with_logits};
+use av_testkit::max_rel_err;
+use burn::module::Module;
+use burn::tensor::{Device, DeviceKind, Distribution, Tensor, TensorData};
+
+/// Relative tolerance of every comparison (see the module doc).
+const TOLERANCE: f32 = 1e-3;
+
+/// Where Vulkan loaders look for installable client drivers.
+const ICD_DIRS: [&str; 2] = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"];
+
+/// The WGPU device, or `None` (test skipped) when the machine has no Vulkan driver and CI did not
+/// require the test.
+fn wgpu_device(test: &str) -> Option<Device> {
+    let required = std::env::var("AV_ALIGN_WGPU_TEST").is_ok_and(|v| v == "require");
+    let has_driver =
+        ICD_DIRS.iter().any(|d| Path::new(d).read_dir().is_ok_and(|mut entries| entries.any(|e| e.is_ok())));
+    if !has_driver && !required {
+        eprintln!(
+            "{test}: SKIPPED, no Vulkan driver in {ICD_DIRS:?} (install mesa-vulkan-drivers and libvulkan1, \
+             or set AV_ALIGN_WGPU_TEST=require to make this a failure)"
+        );
+        return None;
+    }
+    assert!(
+        std::env::var_os("XDG_RUNTIME_DIR").is_some(),
+        "software Vulkan needs XDG_RUNTIME_DIR set to a writable folder (.ci/run sets it)"
+    );
+    Some(Device::wgpu(DeviceKind::DefaultDevice))
+}
+
+/// A tensor of `device` with the values of `t` (any device).
+fn copy_to<const D: usize>(t: &Tensor<D>, device: &Device) -> Tensor<D> {
+    Tensor::from_data(t.to_data(), device)
+}
+
+/// `max_rel_err` of a WGPU result against the flex reference, computed on flex.
+fn rel_err<const D: usize>(wgpu: Tensor<D>, flex: Tensor<D>) -> f32 {
+    let device = flex.device();
+    max_rel_err(copy_to(&wgpu, &device), flex)
+}
+
+fn scalar(t: Tensor<1>) -> f32 {
+    t.into_scalar::<f32>()
+}
+
+#[test]
+fn coarse_to_fine_model_forward_and_backward_match_flex() {
+    let Some(gpu) = wgpu_device("coarse_to_fine_model_forward_and_backward_match_flex") else {
+        return;
+    };
+    let (cpu, gpu) = (Device::flex().autodiff(), gpu.autodiff());
+    let mut config = AvModelConfig::compact(3);
+    config.visual = config.visual.with_base_width(4);
+    config.audio = config.audio.with_base_width(4);
+    let config = config.with_projection_hidden(32).with_embedding_dim(16).with_avc_hidden(8);
+    let model = config.init(&cpu).unwrap();
+    let model_gpu = model.clone().fork(&gpu);
+
+    let labels = Tensor::<2>::from_data(
+        TensorData::new(vec![1.0f32, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0], [4, 3]),
+        &cpu,
+    );
+    let batch = Batch {
+        frames: Tensor::random([4, 3, 64, 64], Distribution::Default, &cpu),
+        logmels: Tensor::random([4, 1, 32, 32], Distribution::Default, &cpu),
+        labels_a: labels.clone(),
+        labels_v: labels,
+    };
+    let batch_gpu = Batch {
+        frames: copy_to(&batch.frames, &gpu),
+        logmels: copy_to(&batch.logmels, &gpu),
+        labels_a: copy_to(&batch.labels_a, &gpu),
+        labels_v: copy_to(&batch.labels_v, &gpu),
+    };
+
+    // Forward: the features both stages start from.
+    let f = model.features(batch.frames.clone(), batch.logmels.clone()).unwrap();
+    let f_gpu = model_gpu.features(batch_gpu.frames.clone(), batch_gpu.logmels.clone()).unwrap();
+    let (ev, ea) = (rel_err(f_gpu.f_v, f.f_v), rel_err(f_gpu.f_a, f.f_a));
+    assert!(ev < TOLERANCE && ea < TOLERANCE, "features: visual {ev:.2e}, audio {ea:.2e}");
+
+    for (method, stage, position) in [
+        (Method::MultiTask, Stage::One, None),
+        (Method::CoarseToFine, Stage::Two, Some(PositionLossConfig::lvs())),
+    ] {
+        let objective =
+            ObjectiveConfig { method, stage, position, position_weight: 1.0, ..ObjectiveConfig::default() };
+        let (loss, _) = model.objective(&batch, &objective).unwrap();
+        let (loss_gpu, _) = model_gpu.objective(&batch_gpu, &objective).unwrap();
+        let (l, l_gpu) = (scalar(loss.clone()), scalar(loss_gpu.clone()));
+        assert!(
+            ((l - l_gpu) / l.abs().max(1e-6)).abs() < TOLERANCE,
+            "{stage:?} loss: flex {l}, wgpu {l_gpu}"
+        );
+
+        // Backward: gradients of the first and last visual and audio convolutions.
+        let (g, g_gpu) = (loss.backward(), loss_gpu.backward());
+        let pairs = [
+            ("visual.conv1", &model.visual.conv1.weight, &model_gpu.visual.conv1.weight),
+            ("audio.conv1", &model.audio.conv1.weight, &model_gpu.audio.conv1.weight),
+        ];
+        for (name, p, p_gpu) in pairs {
+            let e = rel_err(p_gpu.grad(&g_gpu).expect("wgpu grad"), p.grad(&g).expect("flex grad"));
+            assert!(e < TOLERANCE, "{stage:?} d{name}: {e:.2e}");
+        }
+        let (head, head_gpu) = (&model.class_v.fc.weight, &model_gpu.class_v.fc.weight);
+        let e = rel_err(head_gpu.grad(&g_gpu).expect("wgpu grad"), head.grad(&g).expect("flex grad"));
+        assert!(e < TOLERANCE, "{stage:?} dclass_v: {e:.2e}");
+        eprintln!("{stage:?}: loss flex {l} wgpu {l_gpu}; features {ev:.1e} / {ea:.1e}; dclass_v {e:.1e}");
+    }
+}
+
+#[test]
+fn separation_unet_forward_and_backward_match_flex() {
+    let Some(gpu) = wgpu_device("separation_unet_forward_and_backward_match_flex") else {
+        return;
+    };
+    let (cpu, gpu) = (Device::flex().autodiff(), gpu.autodiff());
+    // The compact U-Net at depth 5 on a 64 x 64 grid: every layer kind of the paper's U-Net-7.
+    let net = SeparationNetConfig::compact().with_num_downs(5).init(&cpu).unwrap();
+    let net_gpu = net.clone().fork(&gpu);
+    let x = Tensor::<4>::random([2, 1, 64, 64], Distribution::Default, &cpu);
+    let v = Tensor::<2>::random([2, net.channels()], Distribution::Uniform(0.0, 1.0), &cpu);
+    let target = Tensor::<4>::random([2, 1, 64, 64], Distribution::Uniform(0.0, 1.0), &cpu).round();
+    let weight = Tensor::<4>::random([2, 1, 64, 64], Distribution::Uniform(0.1, 2.0), &cpu);
+
+    let out = net.forward(x.clone(), &[Guidance::Vector(v.clone())]).unwrap().remove(0);
+    let out_gpu =
+        net_gpu.forward(copy_to(&x, &gpu), &[Guidance::Vector(copy_to(&v, &gpu))]).unwrap().remove(0);
+    let e = rel_err(out_gpu.mask.clone(), out.mask.clone());
+    assert!(e < TOLERANCE, "mask: {e:.2e}");
+
+    let loss = weighted_bce_with_logits(out.logits.unwrap(), target.clone(), weight.clone());
+    let loss_gpu =
+        weighted_bce_with_logits(out_gpu.logits.unwrap(), copy_to(&target, &gpu), copy_to(&weight, &gpu));
+    let (l, l_gpu) = (scalar(loss.clone()), scalar(loss_gpu.clone()));
+    assert!(((l - l_gpu) / l.abs().max(1e-6)).abs() < TOLERANCE, "loss: flex {l}, wgpu {l_gpu}");
+    let (g, g_gpu) = (loss.backward(), loss_gpu.backward());
+    let outer = (&net.unet.levels[0].down_conv.weight, &net_gpu.unet.levels[0].down_conv.weight);
+    let inner = (&net.unet.levels[4].up_conv.weight, &net_gpu.unet.levels[4].up_conv.weight);
+    for (name, (p, p_gpu)) in [("outermost down conv", outer), ("innermost up conv", inner)] {
+        let e = rel_err(p_gpu.grad(&g_gpu).expect("wgpu grad"), p.grad(&g).expect("flex grad"));
+        assert!(e < TOLERANCE, "d({name}): {e:.2e}");
+    }
+    let scale = (&net.synthesizer.scale, &net_gpu.synthesizer.scale);
+    let e = rel_err(scale.1.grad(&g_gpu).expect("wgpu grad"), scale.0.grad(&g).expect("flex grad"));
+    assert!(e < TOLERANCE, "d(synthesizer scale): {e:.2e}");
+    eprintln!("U-Net: loss flex {l} wgpu {l_gpu}; d(synthesizer scale) {e:.1e}");
+}
