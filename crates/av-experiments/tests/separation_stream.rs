@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use av_experiments::run::RunContext;
+use av_experiments::separation::demo::run_demo;
 use av_experiments::separation::stream::{SplitScores, StreamPlan, run_stream};
 use av_testkit::tmp_dir as tmp;
 use burn::tensor::Device;
@@ -63,6 +64,17 @@ fn streamed_training_scores_every_mixture_and_resumes_exactly() {
         resumed.state.val.is_empty(),
         "it went on from the short run's state (which has no step-2 score)"
     );
+
+    // The model folder is self-contained: the demo runs from it and writes WAVs and pictures.
+    let demo_dir = tmp("separation_stream_demo");
+    let demo =
+        run_demo(&dir.join("model"), 3, 1, &RunContext::new(&demo_dir, Device::flex(), false).unwrap())
+            .unwrap();
+    assert_eq!(demo.splits.len(), 2);
+    assert!(demo.splits.iter().all(|(_, rows)| rows.len() == 3 && rows.iter().all(|r| r.mixtures == 3)));
+    assert_eq!(demo.files.iter().filter(|f| f.extension().is_some_and(|e| e == "wav")).count(), 7);
+    assert!(demo.files.iter().any(|f| f.ends_with("masks.png")));
+    assert!(demo_dir.join("metrics.json").is_file());
 
     // A finished run is loaded, and a folder of another plan is refused.
     let again = run_stream(&plan, &ctx).unwrap();

@@ -69,6 +69,7 @@ use crate::run::{RunContext, write_json};
 use av_align::{Error, Result};
 
 mod data;
+pub mod demo;
 mod guide;
 mod pictures;
 mod score;

@@ -215,7 +215,7 @@ fn solos(generator: &Generator, split: Split, scenes: u64) -> Result<Vec<SoloCli
 }
 
 /// `pairs` fixed mixtures of solos of different classes of `split`.
-fn eval_set(
+pub(super) fn eval_set(
     name: &str,
     generator: &Generator,
     split: Split,
@@ -236,7 +236,7 @@ fn eval_set(
 }
 
 /// The oracle guidance of source `n` of every mixture: one-hot of its class over `k` channels.
-fn oracle_guidance(classes: &[&[usize]], n: usize, k: usize, device: &Device) -> Guidance {
+pub(super) fn oracle_guidance(classes: &[&[usize]], n: usize, k: usize, device: &Device) -> Guidance {
     let mut values = vec![0.0f32; classes.len() * k];
     for (b, c) in classes.iter().enumerate() {
         values[b * k + c[n]] = 1.0;
@@ -345,7 +345,7 @@ pub struct StreamOutcome {
 
 const LOSS_BLOCK: usize = 50;
 
-fn readers(mask: MaskKind) -> Result<Vec<(&'static str, Mixer)>> {
+pub(super) fn readers(mask: MaskKind) -> Result<Vec<(&'static str, Mixer)>> {
     let ratio = Mixer::new(MixConfig::sound_of_pixels().with_mask(MaskKind::Ratio))?;
     Ok(match mask {
         MaskKind::Ratio => vec![("ratio mask", ratio)],
@@ -355,12 +355,12 @@ fn readers(mask: MaskKind) -> Result<Vec<(&'static str, Mixer)>> {
     })
 }
 
-fn as_refs<'a>(r: &'a [(&'static str, Mixer)]) -> Vec<(&'a str, &'a Mixer)> {
+pub(super) fn as_refs<'a>(r: &'a [(&'static str, Mixer)]) -> Vec<(&'a str, &'a Mixer)> {
     r.iter().map(|(n, m)| (*n, m)).collect()
 }
 
 /// The mixture and ideal-mask rows of a split.
-fn reference_rows(set: &EvalSet, mixer: &Mixer) -> Result<Vec<SplitScores>> {
+pub(super) fn reference_rows(set: &EvalSet, mixer: &Mixer) -> Result<Vec<SplitScores>> {
     let ideal_binary = Mixer::sound_of_pixels()?;
     let mut mix_rows = Vec::new();
     let mut ideal_rows = Vec::new();
@@ -530,6 +530,7 @@ fn train_stream(
     let model = model.valid();
     publish_final(&final_dir, |tmp| {
         save_checkpoint(&model, &plan.net, tmp, "model")?;
+        write_json(&tmp.join("plan.json"), plan)?;
         write_json(&tmp.join("state.json"), &state)
     })?;
     Ok(load_checkpoint_weights(plan.net.init(device)?, &final_dir, "model")?)
