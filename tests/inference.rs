@@ -83,7 +83,7 @@ fn own_image_and_mixture_separate_by_class_or_point() {
     let by_class =
         separator.separate_files(&image, &audio, &[SourceChoice::Class(name.to_string())]).unwrap();
     let source = &by_class.sources[0];
-    assert_eq!(source.class, playing.class);
+    assert_eq!(source.class, Some(playing.class));
     assert_eq!(source.samples.len(), 65_535);
     assert!(source.samples.iter().all(|v| v.is_finite()));
     let energy = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>();
@@ -91,12 +91,50 @@ fn own_image_and_mixture_separate_by_class_or_point() {
     let (cx, cy) = ((playing.bbox.x0 + playing.bbox.x1) / 2.0, (playing.bbox.y0 + playing.bbox.y1) / 2.0);
     let by_point =
         separator.separate_files(&image, &audio, &[SourceChoice::Point(cx as u32, cy as u32)]).unwrap();
-    assert!(by_point.sources[0].class < 15);
+    assert!(by_point.sources[0].class.is_some_and(|c| c < 15));
     assert!(separator.separate_files(&image, &audio, &[SourceChoice::Class("kazoo".into())]).is_err());
     assert!(separator.separate_files(&image, &audio, &[SourceChoice::Point(9999, 1)]).is_err());
     let written = by_class.write_wavs(dir.join("out")).unwrap();
     assert_eq!(written.len(), 2);
     assert!(written.iter().all(|p| p.is_file()));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A trained class-conditioned model does the separating when given: any class it knows can be
+/// named (also one the guide does not know), a point goes through the guide's classes, and a
+/// folder whose class list does not fit the network is refused.
+#[test]
+fn a_separation_model_extracts_the_chosen_class() {
+    use av_align::inference::{CLASSES_FILE, SeparationMethod, SeparationModel};
+    use av_align::separation::{MaskKind, SeparationNetConfig};
+    let device = Device::flex();
+    let dir = tmp("separate-model");
+    let (_, image, audio) = scene_files(&dir);
+    let model_dir = dir.join("model");
+    let config = SeparationNetConfig::compact().with_ngf(4).with_channels(12).with_mask(MaskKind::Ratio);
+    let net = config.init(&device).unwrap();
+    av_align::backbones::checkpoint::save_checkpoint(&net, &config, &model_dir, "model").unwrap();
+    let names = av_align::data::Vocabulary::Music11.names();
+    std::fs::write(model_dir.join(CLASSES_FILE), serde_json::to_string(&names).unwrap()).unwrap();
+    let model = SeparationModel::from_dir_on(&model_dir, &device).unwrap();
+    assert_eq!(model.class_index("Tuba"), names.iter().position(|n| *n == "tuba"));
+    assert_eq!(model.class_index("Guitar"), names.iter().position(|n| *n == "acoustic_guitar"));
+    let separator =
+        Separator::new(Localizer::from_dir_on(shipped(), &device).unwrap()).unwrap().with_model(model);
+    // "tuba" is not in the guide's AudioSet-15 vocabulary, only in the model's.
+    let out = separator.separate_files(&image, &audio, &[SourceChoice::Class("tuba".into())]).unwrap();
+    let source = &out.sources[0];
+    assert_eq!((source.class, source.method), (None, SeparationMethod::ClassConditioned));
+    assert_eq!((source.name.as_str(), source.samples.len()), ("tuba", 65_535));
+    assert_eq!(source.mask.dim(), (256, 256));
+    assert!(source.samples.iter().any(|&v| v != 0.0));
+    // A guide class the model does not know is refused by name.
+    let err = separator.separate_files(&image, &audio, &[SourceChoice::Class("drum".into())]).unwrap_err();
+    assert!(err.to_string().to_lowercase().contains("does not know 'drum'"), "{err}");
+    // More names than guidance channels.
+    let too_many: Vec<String> = (0..13).map(|i| format!("c{i}")).collect();
+    std::fs::write(model_dir.join(CLASSES_FILE), serde_json::to_string(&too_many).unwrap()).unwrap();
+    assert!(matches!(SeparationModel::from_dir_on(&model_dir, &device), Err(Error::Config(_))));
     std::fs::remove_dir_all(&dir).ok();
 }
 

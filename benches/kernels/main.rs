@@ -8,6 +8,7 @@ mod backbones;
 mod conv;
 mod metrics;
 mod model;
+mod separation;
 
 criterion::criterion_group!(
     benches,
@@ -16,6 +17,7 @@ criterion::criterion_group!(
     backbones::benches,
     conv::benches,
     model::benches,
-    model::loader_benches
+    model::loader_benches,
+    separation::benches
 );
 criterion::criterion_main!(benches);

@@ -88,7 +88,8 @@ struct Args {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Separate one source of your own image + mixture instead of running the table: the image.
-    /// Uses the guide's audio class map as the mask (the untrained Grad-CAM variant).
+    /// The guide turns --class or --point into a class; the separation model extracts it
+    /// (--grad-cam: the guide's audio class map as the mask instead).
     #[arg(long, requires = "audio")]
     image: Option<PathBuf>,
     /// ... and the mixture (any format decodable by av-audio).
@@ -100,6 +101,14 @@ struct Args {
     /// The source to separate, by a point "x,y" on the object in the image.
     #[arg(long)]
     point: Option<String>,
+    /// With --image/--audio: the trained class-conditioned separation model (a folder written by
+    /// `stream`) that extracts the chosen class.
+    #[arg(long, default_value = "assets/checkpoints/separation_oracle")]
+    separation_model: PathBuf,
+    /// With --image/--audio: use the guide's audio class map as the mask (untrained, Table 3's
+    /// Grad-CAM row) instead of the separation model.
+    #[arg(long)]
+    grad_cam: bool,
     /// Hide progress bars.
     #[arg(long)]
     quiet: bool,
@@ -333,12 +342,20 @@ fn separate_own(
             args.guide.display()
         );
     }
-    let separator =
+    let mut separator =
         Separator::new(av_align::Localizer::from_dir_on(&args.guide, device).context("loading the guide")?)?;
+    if !args.grad_cam {
+        let model = av_align::inference::SeparationModel::from_dir_on(&args.separation_model, device)
+            .with_context(|| format!("loading the separation model {}", args.separation_model.display()))?;
+        separator = separator.with_model(model);
+    }
     let out = separator.separate_files(image, audio, &[choice])?;
     let files = out.write_wavs(&args.out)?;
     for source in &out.sources {
-        println!("separated '{}' (audio probability {:.2})", source.name, source.audio_prob);
+        println!(
+            "separated '{}' ({:?}; guide's audio probability {:.2})",
+            source.name, source.method, source.audio_prob
+        );
     }
     for file in files {
         println!("  -> {}", file.display());

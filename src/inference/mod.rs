@@ -26,9 +26,11 @@
 mod hearing;
 mod inputs;
 mod localizer;
+mod separation_model;
 mod separator;
 
 pub use hearing::{Hearing, SilenceRule, level_dbfs};
 pub use inputs::{INPUTS_FILE, InputSpec};
 pub use localizer::{ClassMap, Localizer, MAX_MAP_SIDE, SoundMap};
-pub use separator::{Separated, SeparatedSource, Separator, SourceChoice};
+pub use separation_model::{CLASSES_FILE, SeparationModel};
+pub use separator::{Separated, SeparatedSource, SeparationMethod, Separator, SourceChoice};

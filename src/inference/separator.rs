@@ -1,10 +1,18 @@
 //! [`Separator`]: one's own image + mixture -> the sound of a chosen object, as samples or WAV.
 //!
-//! Today's separator is the untrained Grad-CAM variant of the paper's Table 3: the guide's
-//! audio class map of the chosen class, resampled onto Sound-of-Pixels' warped spectrogram grid
-//! ([`av_separation::cam_to_grid`]), is the mask (binarised at 0.5 after unwarping); the
-//! mixture's phase is kept. The guide hears the first 5 s at 22 050 Hz; separation runs on the
-//! first 65 535 samples at 11 025 Hz (Sound-of-Pixels' format).
+//! The guide (a [`Localizer`]) turns the choice into a class: a class name, or a point on the
+//! image (the class whose Eq. 8 localization map is highest there). Then:
+//! * with a trained [`SeparationModel`] ([`Separator::with_model`]; the example
+//!   `music_separation --image --audio` loads the shipped one by default) the class-conditioned
+//!   U-Net extracts that class ([`SeparationMethod::ClassConditioned`]); every class the model
+//!   knows can be named, also those the guide does not know;
+//! * without one, the untrained Grad-CAM variant of the paper's Table 3: the guide's audio class
+//!   map of the chosen class, resampled onto Sound-of-Pixels' warped spectrogram grid
+//!   ([`av_separation::cam_to_grid`]), is the mask (binarised at 0.5 after unwarping)
+//!   ([`SeparationMethod::GradCamMask`]).
+//!
+//! The mixture's phase is kept. The guide hears the first 5 s at 22 050 Hz; separation runs on
+//! the first 65 535 samples at 11 025 Hz (Sound-of-Pixels' format).
 
 use std::path::Path;
 
@@ -16,6 +24,7 @@ use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::inference::localizer::{Localizer, to_vec};
+use crate::inference::separation_model::SeparationModel;
 use crate::model::MapSource;
 
 /// Which source of a mixture to separate.
@@ -28,14 +37,26 @@ pub enum SourceChoice {
     Point(u32, u32),
 }
 
+/// How a source was separated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeparationMethod {
+    /// The trained class-conditioned U-Net of a [`SeparationModel`].
+    ClassConditioned,
+    /// The guide's audio class map used as the mask (untrained; Table 3's "Ours Grad-CAM").
+    GradCamMask,
+}
+
 /// One separated source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeparatedSource {
-    /// The class separated: index in the guide's vocabulary.
-    pub class: usize,
+    /// The class separated: index in the guide's vocabulary (`None` for a class only the
+    /// separation model knows, chosen by name).
+    pub class: Option<usize>,
+    /// How it was separated.
+    pub method: SeparationMethod,
     /// Its name.
     pub name: String,
-    /// The guide's audio probability of the class.
+    /// The guide's audio probability of the class (0 for a class the guide does not know).
     pub audio_prob: f32,
     /// The source, mono at [`Separated::sample_rate`], as long as the mixture (samples past
     /// the last whole STFT frame are 0).
@@ -97,6 +118,7 @@ impl Separated {
 pub struct Separator {
     guide: Localizer,
     mixer: Mixer,
+    model: Option<SeparationModel>,
 }
 
 impl Separator {
@@ -113,7 +135,18 @@ impl Separator {
     /// # Errors
     /// [`Error::Separation`] (never for the built-in Sound-of-Pixels settings).
     pub fn new(guide: Localizer) -> Result<Self> {
-        Ok(Self { guide, mixer: Mixer::new(MixConfig::sound_of_pixels())? })
+        Ok(Self { guide, mixer: Mixer::new(MixConfig::sound_of_pixels())?, model: None })
+    }
+
+    /// Separates with a trained class-conditioned model instead of the Grad-CAM mask.
+    pub fn with_model(mut self, model: SeparationModel) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// The trained separation model, if any.
+    pub fn model(&self) -> Option<&SeparationModel> {
+        self.model.as_ref()
     }
 
     /// The guide.
@@ -168,14 +201,26 @@ impl Separator {
         let input = self.mixer.analyze(&mixture, rate)?;
         let mut sources = Vec::with_capacity(choices.len());
         for choice in choices {
-            let class = match choice {
+            let (class, name): (Option<usize>, String) = match choice {
                 SourceChoice::Class(name) => {
-                    names.iter().position(|n| n.eq_ignore_ascii_case(name)).ok_or_else(|| {
-                        Error::Config(format!(
-                            "unknown class '{name}'; the guide knows: {}",
-                            names.join(", ")
-                        ))
-                    })?
+                    let known = names.iter().position(|n| n.eq_ignore_ascii_case(name));
+                    let model_knows = self.model.as_ref().and_then(|m| m.class_index(name)).is_some();
+                    if known.is_none() && !model_knows {
+                        let mut all: Vec<String> = names.clone();
+                        if let Some(m) = &self.model {
+                            all.extend(m.classes().iter().filter(|c| !names.contains(c)).cloned());
+                        }
+                        return Err(Error::Config(format!(
+                            "unknown class '{name}'; known: {}",
+                            all.join(", ")
+                        )));
+                    }
+                    (
+                        known,
+                        known
+                            .and_then(|k| names.get(k).cloned())
+                            .unwrap_or_else(|| name.to_ascii_lowercase()),
+                    )
                 }
                 SourceChoice::Point(x, y) => {
                     let (w, h) = image.dimensions();
@@ -192,21 +237,38 @@ impl Separator {
                     };
                     let (mh, mw) = (*mh, *mw);
                     let (px, py) = ((*x as usize * mw) / w as usize, (*y as usize * mh) / h as usize);
-                    (0..c)
+                    let k = (0..c)
                         .max_by(|&a, &b| v[(a * mh + py) * mw + px].total_cmp(&v[(b * mh + py) * mw + px]))
-                        .unwrap_or(0)
+                        .unwrap_or(0);
+                    (Some(k), names.get(k).cloned().unwrap_or_else(|| format!("class {k}")))
                 }
             };
-            let cam = &cams[class * ta * fa..(class + 1) * ta * fa];
-            let mask = cam_to_grid(cam, ta, fa, frames, &self.mixer)?;
-            let mut samples = self.mixer.reconstruct(&input.spectra, &mask)?;
+            let audio_prob = class.and_then(|k| audio_probs.get(k).copied()).unwrap_or(0.0);
+            let (mut samples, mask, method) = match &self.model {
+                Some(sep) => {
+                    let k = sep.class_index(&name).ok_or_else(|| {
+                        Error::Config(format!(
+                            "the separation model does not know '{name}'; it knows: {}",
+                            sep.classes().join(", ")
+                        ))
+                    })?;
+                    let (samples, mask) = sep.separate_class(&mixture, k)?;
+                    (samples, mask, SeparationMethod::ClassConditioned)
+                }
+                None => {
+                    let k = class.unwrap_or(0);
+                    let cam = &cams[k * ta * fa..(k + 1) * ta * fa];
+                    let mask = cam_to_grid(cam, ta, fa, frames, &self.mixer)?;
+                    (self.mixer.reconstruct(&input.spectra, &mask)?, mask, SeparationMethod::GradCamMask)
+                }
+            };
             // The inverse STFT covers whole frames (65 280 samples); pad to the mixture's length.
             samples.resize(mixture.len(), 0.0);
-            let name = names.get(class).cloned().unwrap_or_else(|| format!("class {class}"));
-            let audio_prob = audio_probs.get(class).copied().unwrap_or(0.0);
             if samples.iter().all(|&v| v == 0.0) {
                 let reason = if mixture.iter().all(|&v| v == 0.0) {
                     "the mixture itself is silent".to_string()
+                } else if method == SeparationMethod::ClassConditioned {
+                    format!("the separation model's mask for '{name}' keeps nothing of this mixture")
                 } else if mask.iter().all(|&m| m < 0.5) {
                     format!(
                         "the guide's audio map of '{name}' keeps no time-frequency cell (audio probability \
@@ -217,7 +279,7 @@ impl Separator {
                 };
                 return Err(Error::SilentSource { class: name, reason });
             }
-            sources.push(SeparatedSource { class, name, audio_prob, samples, mask });
+            sources.push(SeparatedSource { class, method, name, audio_prob, samples, mask });
         }
         Ok(Separated { mixture, sample_rate: rate, audio_probs, sources })
     }

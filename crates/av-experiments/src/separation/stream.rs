@@ -531,6 +531,10 @@ fn train_stream(
     publish_final(&final_dir, |tmp| {
         save_checkpoint(&model, &plan.net, tmp, "model")?;
         write_json(&tmp.join("plan.json"), plan)?;
+        write_json(
+            &tmp.join(av_align::inference::CLASSES_FILE),
+            &av_data::classes::Vocabulary::Music11.names(),
+        )?;
         write_json(&tmp.join("state.json"), &state)
     })?;
     Ok(load_checkpoint_weights(plan.net.init(device)?, &final_dir, "model")?)
