@@ -16,7 +16,7 @@ use criterion::{Criterion, Throughput};
 
 /// The CPU backends compiled into this bench, with their names for the bench ids.
 #[allow(clippy::vec_init_then_push)]
-fn cpu_devices() -> Vec<(&'static str, Device)> {
+pub(crate) fn cpu_devices() -> Vec<(&'static str, Device)> {
     #[allow(unused_mut)]
     let mut devices = Vec::new();
     #[cfg(feature = "flex")]

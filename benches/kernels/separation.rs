@@ -15,16 +15,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
 use criterion::{BatchSize, Criterion, Throughput};
 
-fn cpu_devices() -> Vec<(&'static str, Device)> {
-    #[allow(unused_mut)]
-    let mut devices = Vec::new();
-    #[cfg(feature = "flex")]
-    devices.push(("flex", Device::flex()));
-    #[cfg(feature = "ndarray")]
-    #[allow(deprecated)]
-    devices.push(("ndarray", Device::ndarray()));
-    devices
-}
+use crate::backbones::cpu_devices;
 
 /// A two-tone test signal of `len` samples.
 fn tone(f0: f32, len: usize) -> Vec<f32> {

@@ -21,7 +21,7 @@ use av_separation::{
     SeparationNetConfig, SoloClip, forward_loss, score_mixture, separate_inputs,
 };
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ use av_align::{Error, Result};
 
 use crate::run::{RunContext, read_json, write_json};
 
-use super::guide::tensor_read;
+use super::train::optimizer_step;
 
 /// Stream tag of the per-step pair draws.
 const TAG_STEP_PAIRS: u64 = 0x5EA7_57E9;
@@ -484,12 +484,8 @@ fn train_stream(
         let classes: Vec<&[usize]> = specs.iter().map(|s| s.classes.as_slice()).collect();
         let guidance: Vec<Guidance> = (0..2).map(|n| oracle_guidance(&classes, n, k, &ad)).collect();
         let out_loss = forward_loss(&model, &batch, &guidance)?;
-        let value = tensor_read("loss", out_loss.loss.clone())?.first().copied().unwrap_or(f32::NAN);
-        if !value.is_finite() {
-            return Err(Error::Diverged { value, epoch: 0, step: state.step });
-        }
-        let grads = GradientsParams::from_grads(out_loss.loss.backward(), &model);
-        model = optim.step(plan.lr, model, grads);
+        let value;
+        (model, value) = optimizer_step(model, &mut optim, plan.lr, out_loss.loss, 0, state.step)?;
         state.step += 1;
         state.block_sum += value;
         if state.step.is_multiple_of(LOSS_BLOCK) {

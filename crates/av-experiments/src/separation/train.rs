@@ -47,6 +47,26 @@ pub(super) fn train_batch(items: &[&TrainItem], device: &Device) -> SeparationBa
     }
 }
 
+/// Backward of `loss`, one step of `optim` at `lr`; returns the updated module and the loss value.
+///
+/// # Errors
+/// [`Error::Diverged`] (at `epoch`, `step`) when the loss is not finite; a tensor read error.
+pub(super) fn optimizer_step<M: Module>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    loss: Tensor<1>,
+    epoch: usize,
+    step: usize,
+) -> Result<(M, f32)> {
+    let value = tensor_read("loss", loss.clone())?.first().copied().unwrap_or(f32::NAN);
+    if !value.is_finite() {
+        return Err(Error::Diverged { value, epoch, step });
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    Ok((optim.step(lr, model, grads), value))
+}
+
 /// Loop state stored with every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
@@ -172,12 +192,8 @@ pub fn train_variant(
             })
             .collect::<Result<Vec<_>>>()?;
         let out = forward_loss(&model.net, &tensors, &guidance)?;
-        let value = tensor_read("loss", out.loss.clone())?.first().copied().unwrap_or(f32::NAN);
-        if !value.is_finite() {
-            return Err(Error::Diverged { value, epoch, step: state.step });
-        }
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-        model = optim.step(plan.lr, model, grads);
+        let value;
+        (model, value) = optimizer_step(model, &mut optim, plan.lr, out.loss, epoch, state.step)?;
         state.step += 1;
         state.epoch_sum += value;
         if state.step.is_multiple_of(per_epoch) {
