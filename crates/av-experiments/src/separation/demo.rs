@@ -41,6 +41,16 @@ pub fn load_stream_model(dir: &Path, device: &Device) -> Result<(StreamPlan, Sep
     Ok((plan, net))
 }
 
+/// The demo's `metrics.json` (and a shipped model's `demo_metrics.json`, which a test
+/// reproduces).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DemoMetrics {
+    /// Mixtures per split.
+    pub mixtures: usize,
+    /// Per split: the mixture, the ideal binary masks and the model.
+    pub splits: Vec<(String, Vec<SplitScores>)>,
+}
+
 /// What the demo measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DemoOutcome {
@@ -79,7 +89,8 @@ pub fn run_demo(model_dir: &Path, mixtures: usize, examples: usize, ctx: &RunCon
         splits.push((name.to_string(), rows));
     }
     let outcome = DemoOutcome { splits, files, seconds: started.elapsed().as_secs_f64() };
-    write_json(&ctx.out.join("metrics.json"), &outcome.splits)?;
+    let metrics = DemoMetrics { mixtures: plan.eval_pairs, splits: outcome.splits.clone() };
+    write_json(&ctx.out.join("metrics.json"), &metrics)?;
     Ok(outcome)
 }
 

@@ -105,9 +105,14 @@ impl StreamPlan {
 
     /// The benchmark: MUSIC's 11 instruments from the in-family SoundFonts, with the standard
     /// augmentation on the training split; the held-out SoundFont is the unseen-timbre split.
+    /// Only the scenes' audio is used, so the training pictures keep to the committed photos
+    /// (the fetched training-only groups are left out: a fresh clone generates the same pool; the
+    /// photo is drawn from its own random stream, so the audio does not depend on it).
     pub fn bench(&self) -> BenchConfig {
+        let mut assets = AssetSelection::in_family();
+        assets.train_background_groups.clear();
         BenchConfig {
-            assets: AssetSelection::in_family(),
+            assets,
             out_of_family: Some(AssetSelection::held_out()),
             augment: Augment::standard(),
             ..BenchConfig::separation(self.bench_seed)
