@@ -27,7 +27,8 @@ use super::stream::{
 /// A streamed model folder: `plan.json` (its [`StreamPlan`]) and `model.bpk` / `model.json`.
 ///
 /// # Errors
-/// [`Error::Io`] / checkpoint errors when the files are missing or do not match.
+/// [`Error::Io`] / checkpoint errors when the files are missing or do not match;
+/// [`Error::Config`] for a plan that fails [`StreamPlan::validate`].
 pub fn load_stream_model(dir: &Path, device: &Device) -> Result<(StreamPlan, SeparationNet)> {
     let plan_path = dir.join("plan.json");
     if !plan_path.is_file() {
@@ -37,6 +38,7 @@ pub fn load_stream_model(dir: &Path, device: &Device) -> Result<(StreamPlan, Sep
         });
     }
     let plan: StreamPlan = read_json(&plan_path)?;
+    plan.validate()?;
     let net = load_checkpoint_weights(plan.net.init(device)?, dir, "model")?;
     Ok((plan, net))
 }
