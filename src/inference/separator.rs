@@ -198,7 +198,8 @@ impl Separator {
         let rate = SOP_SAMPLE_RATE;
         let at_rate = resample(samples, sample_rate, rate)?;
         let mixture = fit_clip(&at_rate, self.mixer.config().clip_len, ClipPolicy::default())?;
-        let input = self.mixer.analyze(&mixture, rate)?;
+        // The mixture's STFT for the Grad-CAM mask path (the separation model analyses its own).
+        let mut analysed = None;
         let mut sources = Vec::with_capacity(choices.len());
         for choice in choices {
             let (class, name): (Option<usize>, String) = match choice {
@@ -259,6 +260,10 @@ impl Separator {
                     let k = class.unwrap_or(0);
                     let cam = &cams[k * ta * fa..(k + 1) * ta * fa];
                     let mask = cam_to_grid(cam, ta, fa, frames, &self.mixer)?;
+                    let input = match &analysed {
+                        Some(input) => input,
+                        None => &*analysed.insert(self.mixer.analyze(&mixture, rate)?),
+                    };
                     (self.mixer.reconstruct(&input.spectra, &mask)?, mask, SeparationMethod::GradCamMask)
                 }
             };

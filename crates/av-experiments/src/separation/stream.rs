@@ -422,7 +422,7 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
     let state: StreamState = read_json(&out.join("model").join("state.json"))?;
     let mut test = Vec::new();
     for set in [
-        eval_set("val", &generator, Split::Val, plan, &mixer)?,
+        val,
         eval_set("test in-family", &generator, Split::Test, plan, &mixer)?,
         eval_set("test unseen timbre", &unseen, Split::Test, plan, &mixer)?,
     ] {
