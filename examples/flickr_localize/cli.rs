@@ -34,6 +34,15 @@ pub enum Maps {
     Correspondence,
 }
 
+/// A class list of the benchmark.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VocabularyArg {
+    /// AudioSet-instrument's 15 classes (the paper's localization vocabulary).
+    Audioset15,
+    /// MUSIC's 11 instruments (the separation vocabulary).
+    Music11,
+}
+
 /// The stage-2 per-position alignment term.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PositionTerm {
@@ -101,6 +110,10 @@ pub enum Command {
         /// Eq. 7 alone).
         #[arg(long, value_enum)]
         position: Option<PositionTerm>,
+        /// Override the class list: `music11` trains a guide for `music_separation stream
+        /// --guide` (it must know all 11 MUSIC instruments).
+        #[arg(long, value_enum)]
+        vocabulary: Option<VocabularyArg>,
     },
     /// Score a model folder in- and out-of-family (picture families, SoundFont and photos never
     /// used in training) beside its own CAMs and the whole-image, centre and random baselines.

@@ -16,7 +16,7 @@ use av_experiments::models::load_checkpoint_with_plan;
 use av_experiments::run::RunContext;
 use burn::tensor::Device;
 
-use crate::cli::{Args, Command, Maps, PositionTerm};
+use crate::cli::{Args, Command, Maps, PositionTerm, VocabularyArg};
 
 pub fn run(args: Args) -> Result<()> {
     let ctx = RunContext::new(&args.out, av_align::select_device()?, !args.quiet)
@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
-        Command::Train { preset, plan, run, ship, data, stream, devices, seed, position } => {
+        Command::Train { preset, plan, run, ship, data, stream, devices, seed, position, vocabulary } => {
             let mut plan = match plan {
                 Some(path) => FlickrPlan::load(&path)?,
                 None => preset.plan(),
@@ -64,6 +64,12 @@ pub fn run(args: Args) -> Result<()> {
                     PositionTerm::Max => Some(av_align::alignment::PositionLossConfig::default()),
                     PositionTerm::Lvs => Some(av_align::alignment::PositionLossConfig::lvs()),
                 };
+            }
+            if let Some(v) = vocabulary {
+                plan = plan.with_vocabulary(match v {
+                    VocabularyArg::Audioset15 => av_align::data::classes::Vocabulary::AudioSet15,
+                    VocabularyArg::Music11 => av_align::data::classes::Vocabulary::Music11,
+                });
             }
             train(plan, &run, ship, data.map(|d| (d, stream)), &ctx.device, ctx.progress)
         }

@@ -208,6 +208,16 @@ struct StreamArgs {
     /// Score the validation mixtures every this many steps.
     #[arg(long)]
     eval_every: Option<usize>,
+    /// Guide the network by a frozen coarse-to-fine model's vector instead of the oracle
+    /// class (needs --guide-checkpoint, a model trained on the MUSIC-11 vocabulary).
+    #[arg(long, value_enum, requires = "guide_checkpoint")]
+    guide: Option<Variant>,
+    /// The guide's model folder (e.g. `runs/guide11/model` of `flickr_localize train`).
+    #[arg(long)]
+    guide_checkpoint: Option<PathBuf>,
+    /// Seed of the pair draws (a training seed).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Hide progress bars.
     #[arg(long)]
     quiet: bool,
@@ -242,6 +252,22 @@ fn run_stream_command(args: &StreamArgs) -> Result<()> {
     if let Some(e) = args.eval_every {
         plan.eval_every = e;
     }
+    if let Some(seed) = args.seed {
+        plan.seed = seed;
+    }
+    if let (Some(variant), Some(checkpoint)) = (args.guide, &args.guide_checkpoint) {
+        use av_align::separation::GuidanceKind;
+        let kind = match variant {
+            Variant::WholeFrame => GuidanceKind::WholeFrame,
+            Variant::Audio => GuidanceKind::Audio,
+            Variant::Visual => GuidanceKind::Visual,
+        };
+        plan.guide = av_experiments::separation::stream_guide::StreamGuide::Model {
+            kind,
+            checkpoint: checkpoint.display().to_string(),
+            projection_seed: 5,
+        };
+    }
     if let Some(m) = args.mask {
         plan.net.mask = match m {
             MaskArg::Ratio => av_align::separation::MaskKind::Ratio,
@@ -252,8 +278,11 @@ fn run_stream_command(args: &StreamArgs) -> Result<()> {
     let ctx = RunContext::new(&args.out, device, !args.quiet)?;
     let outcome = run_stream(&plan, &ctx)?;
     println!(
-        "oracle-class separation, {} steps of {} mixtures ({:.1} mixtures/s, data included)",
-        plan.steps, plan.batch_size, outcome.samples_per_second
+        "{}-guided separation, {} steps of {} mixtures ({:.1} mixtures/s, data included)",
+        plan.guide.name(),
+        plan.steps,
+        plan.batch_size,
+        outcome.samples_per_second
     );
     for (split, rows) in &outcome.test {
         println!("{split}:");

@@ -32,5 +32,5 @@ mod separator;
 pub use hearing::{Hearing, SilenceRule, level_dbfs};
 pub use inputs::{INPUTS_FILE, InputSpec};
 pub use localizer::{ClassMap, Localizer, MAX_MAP_SIDE, SoundMap};
-pub use separation_model::{CLASSES_FILE, SeparationModel};
+pub use separation_model::{CLASSES_FILE, GUIDED_MARKER_FILE, SeparationModel};
 pub use separator::{Separated, SeparatedSource, SeparationMethod, Separator, SourceChoice};

@@ -15,6 +15,11 @@ use crate::error::{Error, Result};
 /// The class-name file of a separation model folder (a JSON array of names).
 pub const CLASSES_FILE: &str = "classes.json";
 
+/// The file that marks a model folder of a *guided* separator (U-Net + the projection of a
+/// localization model's vectors, written by `music_separation stream --guide`): the
+/// per-channel statistics of the guide's vectors.
+pub const GUIDED_MARKER_FILE: &str = "guide_stats.json";
+
 /// A loaded class-conditioned separation network.
 #[derive(Debug, Clone)]
 pub struct SeparationModel {
@@ -41,6 +46,14 @@ impl SeparationModel {
     /// when the class list does not fit the network's channels.
     pub fn from_dir_on(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
         let dir = dir.as_ref();
+        if dir.join(GUIDED_MARKER_FILE).is_file() {
+            return Err(Error::Config(format!(
+                "{} holds a separator guided by a localization model's vectors (it has {}); \
+                 SeparationModel takes class-conditioned models such as assets/checkpoints/separation_oracle",
+                dir.display(),
+                GUIDED_MARKER_FILE
+            )));
+        }
         let config: SeparationNetConfig = load_checkpoint_config(dir, "model")?;
         let net = load_checkpoint_weights(config.init(device)?, dir, "model")?;
         let classes_path = dir.join(CLASSES_FILE);

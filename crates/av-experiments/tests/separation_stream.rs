@@ -40,22 +40,6 @@ fn streamed_training_scores_every_mixture_and_resumes_exactly() {
     let short = StreamPlan { steps: 2, ..plan.clone() };
     run_stream(&short, &RunContext::new(&short_dir, Device::flex(), false).unwrap()).unwrap();
     let resumed_dir = tmp("separation_stream_resumed");
-    let copy = |from: &std::path::Path, to: &std::path::Path| {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            if e.path().is_dir() {
-                let sub = to.join(e.file_name());
-                std::fs::create_dir_all(&sub).unwrap();
-                for f in std::fs::read_dir(e.path()).unwrap() {
-                    let f = f.unwrap();
-                    std::fs::copy(f.path(), sub.join(f.file_name())).unwrap();
-                }
-            } else {
-                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-            }
-        }
-    };
     copy(&short_dir.join("checkpoints"), &resumed_dir.join("checkpoints"));
     let resumed = run_stream(&plan, &RunContext::new(&resumed_dir, Device::flex(), false).unwrap()).unwrap();
     assert_eq!(rows(&resumed), rows(&first));
@@ -81,6 +65,89 @@ fn streamed_training_scores_every_mixture_and_resumes_exactly() {
     assert_eq!(rows(&again), rows(&first));
     let other = StreamPlan { steps: 5, ..plan };
     assert!(run_stream(&other, &ctx).is_err());
+}
+
+/// Copies a folder and its subfolders (two levels: checkpoints/step-N/files).
+fn copy(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            let sub = to.join(e.file_name());
+            std::fs::create_dir_all(&sub).unwrap();
+            for f in std::fs::read_dir(e.path()).unwrap() {
+                let f = f.unwrap();
+                std::fs::copy(f.path(), sub.join(f.file_name())).unwrap();
+            }
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A streamed run guided by a (seconds-long) coarse-to-fine model on the MUSIC-11 vocabulary:
+/// the guide runs on every step's sources, the projection trains with the U-Net, the untrained
+/// Grad-CAM mask is scored beside it, the statistics are kept for a resumed run (which ends
+/// with the same model), and a guide that does not know every MUSIC class is refused.
+#[test]
+fn a_guided_stream_run_trains_scores_grad_cam_beside_it_and_resumes_exactly() {
+    use av_align::data::classes::Vocabulary;
+    use av_align::separation::GuidanceKind;
+    use av_experiments::flickr::{FlickrPlan, train_plan};
+    use av_experiments::separation::stream_guide::{GUIDE_STATS_FILE, StreamGuide};
+
+    let guide_run = tmp("separation_stream_guide11");
+    train_plan(&FlickrPlan::tiny().with_vocabulary(Vocabulary::Music11), &guide_run, &Device::flex(), false)
+        .unwrap();
+    let guided = |kind| StreamPlan {
+        guide: StreamGuide::Model {
+            kind,
+            checkpoint: guide_run.join("model").display().to_string(),
+            projection_seed: 5,
+        },
+        ..StreamPlan::tiny()
+    };
+    let plan = guided(GuidanceKind::Visual);
+    let dir = tmp("separation_stream_visual");
+    let first = run_stream(&plan, &RunContext::new(&dir, Device::flex(), false).unwrap()).unwrap();
+    for (split, scores) in &first.test {
+        let methods: Vec<&str> = scores.iter().map(|s| s.method.as_str()).collect();
+        assert_eq!(
+            methods,
+            ["mixture (no separation)", "ideal binary masks", "ratio mask", "Grad-CAM mask (untrained)"],
+            "{split}"
+        );
+        assert!(scores.iter().all(|s| s.mixtures == plan.eval_pairs && s.sdr.is_finite()), "{split}");
+    }
+    assert!(dir.join("model").join(GUIDE_STATS_FILE).is_file(), "the model folder carries its statistics");
+    let refused = av_align::inference::SeparationModel::from_dir(dir.join("model")).unwrap_err();
+    assert!(refused.to_string().contains("guided"), "the class-conditioned loader says why: {refused}");
+
+    let short_dir = tmp("separation_stream_visual_short");
+    let short = StreamPlan { steps: 2, ..plan.clone() };
+    run_stream(&short, &RunContext::new(&short_dir, Device::flex(), false).unwrap()).unwrap();
+    let resumed_dir = tmp("separation_stream_visual_resumed");
+    copy(&short_dir.join("checkpoints"), &resumed_dir.join("checkpoints"));
+    std::fs::copy(short_dir.join(GUIDE_STATS_FILE), resumed_dir.join(GUIDE_STATS_FILE)).unwrap();
+    let resumed = run_stream(&plan, &RunContext::new(&resumed_dir, Device::flex(), false).unwrap()).unwrap();
+    assert_eq!(rows(&resumed), rows(&first));
+
+    // Grad-CAM is a mask, not a trained variant; an AudioSet-15 guide lacks 4 MUSIC classes.
+    assert!(guided(GuidanceKind::GradCam).validate().is_err());
+    let audioset_run = tmp("separation_stream_guide15");
+    train_plan(&FlickrPlan::tiny(), &audioset_run, &Device::flex(), false).unwrap();
+    let mut lacking = guided(GuidanceKind::Audio);
+    lacking.guide = StreamGuide::Model {
+        kind: GuidanceKind::Audio,
+        checkpoint: audioset_run.join("model").display().to_string(),
+        projection_seed: 5,
+    };
+    let err = run_stream(
+        &lacking,
+        &RunContext::new(tmp("separation_stream_lacking"), Device::flex(), false).unwrap(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("does not know"), "{err}");
 }
 
 #[test]

@@ -115,6 +115,15 @@ impl FlickrPlan {
         self
     }
 
+    /// The same plan on another class list: the benchmark labels its scenes with `vocabulary`
+    /// and the model gets one class per entry (e.g. MUSIC-11 for a guide of the separation
+    /// experiment, which must know every MUSIC instrument).
+    pub fn with_vocabulary(mut self, vocabulary: av_data::classes::Vocabulary) -> Self {
+        self.data.bench.vocabulary = vocabulary;
+        self.model.num_classes = vocabulary.len();
+        self
+    }
+
     /// The paper's model and MSSL `new/` settings (ResNet-18 trunks, 256x256 frames, 10 000
     /// pairs, 20 + 20 epochs, lr 1e-3 then 1e-4): a GPU-sized run.
     pub fn paper() -> Self {

@@ -39,6 +39,13 @@ pub fn load_stream_model(dir: &Path, device: &Device) -> Result<(StreamPlan, Sep
     }
     let plan: StreamPlan = read_json(&plan_path)?;
     plan.validate()?;
+    if plan.guide != super::stream_guide::StreamGuide::OracleClass {
+        return Err(Error::Config(format!(
+            "{} holds a model guided by {} (U-Net + projection); this loader takes oracle-class models",
+            dir.display(),
+            plan.guide.name()
+        )));
+    }
     let net = load_checkpoint_weights(plan.net.init(device)?, dir, "model")?;
     Ok((plan, net))
 }
@@ -82,7 +89,7 @@ pub fn run_demo(model_dir: &Path, mixtures: usize, examples: usize, ctx: &RunCon
     let mut splits = Vec::new();
     let mut files = Vec::new();
     for (name, generator) in [("test in-family", &generator), ("test unseen timbre", &unseen)] {
-        let set = eval_set(name, generator, Split::Test, &plan, &mixer)?;
+        let set = eval_set(name, generator, Split::Test, &plan, &mixer, None)?;
         let mut rows = reference_rows(&set, &mixer)?;
         rows.extend(score_oracle(&net, &set, &reader_refs, &ctx.device)?);
         if splits.is_empty() {

@@ -74,6 +74,7 @@ mod guide;
 mod pictures;
 mod score;
 pub mod stream;
+pub mod stream_guide;
 mod train;
 
 pub use data::{ClipCounts, DataManifest, FeatureStats, SeparationData, TestItem, TrainItem, prepare_data};

@@ -8,6 +8,7 @@
 //! over the synthesizer's K channels): the control run that tells "the U-Net cannot learn at this
 //! budget" apart from "the guide is poor". Guided variants use the same data and scoring.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,10 +18,10 @@ use av_data::Split;
 use av_data::bench::{AssetPack, AssetSelection, Augment, BenchConfig, Generator};
 use av_data::rng::SplitMix64;
 use av_separation::{
-    BenchClips, Guidance, MaskKind, MixConfig, MixExample, MixSpec, Mixer, SeparationBatch, SeparationNet,
-    SeparationNetConfig, SoloClip, forward_loss, score_mixture, separate_inputs,
+    BenchClips, Guidance, GuidanceKind, GuidanceProjectionConfig, GuidedSeparatorConfig, MaskKind, MixConfig,
+    MixExample, MixSpec, Mixer, SeparationBatch, SeparationNet, SeparationNetConfig, SoloClip, forward_loss,
+    score_mixture, separate_inputs,
 };
-use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
@@ -31,10 +32,17 @@ use av_align::{Error, Result};
 
 use crate::run::{RunContext, read_json, write_json};
 
+use super::stream_guide::{
+    Conditioner, GUIDE_STATS_FILE, GuideContext, StreamGuide, StreamNet, pair_ids, take_frames,
+};
 use super::train::optimizer_step;
+use image::RgbImage;
 
 /// Stream tag of the per-step pair draws.
 const TAG_STEP_PAIRS: u64 = 0x5EA7_57E9;
+/// One scored mixture: `(sdr, sir, sar, sdr_mix, silent)`.
+pub type MixtureRow = (f64, f64, f64, f64, bool);
+
 /// A silent estimate is scored as the mixture's SDR (and SIR, SAR) minus this many dB.
 pub const SILENT_PENALTY_DB: f64 = 10.0;
 
@@ -63,6 +71,10 @@ pub struct StreamPlan {
     pub checkpoint_every: usize,
     /// Score the validation mixtures every this many steps (0: only at the end).
     pub eval_every: usize,
+    /// What tells the network which source to extract (plans written before guided runs
+    /// existed hold none: the oracle class).
+    #[serde(default)]
+    pub guide: StreamGuide,
 }
 
 impl StreamPlan {
@@ -81,6 +93,20 @@ impl StreamPlan {
             seed: 17,
             checkpoint_every: 100,
             eval_every: 500,
+            guide: StreamGuide::OracleClass,
+        }
+    }
+
+    /// The CPU preset guided by a frozen coarse-to-fine model folder (`kind`: Visual, Audio or
+    /// WholeFrame).
+    pub fn cpu_guided(kind: GuidanceKind, checkpoint: &Path) -> Self {
+        Self {
+            guide: StreamGuide::Model {
+                kind,
+                checkpoint: checkpoint.display().to_string(),
+                projection_seed: 5,
+            },
+            ..Self::cpu()
         }
     }
 
@@ -125,8 +151,9 @@ impl StreamPlan {
     /// [`Error::Config`].
     pub fn validate(&self) -> Result<()> {
         self.net.validate()?;
+        self.guide.validate()?;
         let classes = av_data::classes::Vocabulary::Music11.len();
-        if self.net.channels < classes {
+        if self.guide == StreamGuide::OracleClass && self.net.channels < classes {
             return Err(Error::Config(format!(
                 "the oracle class guide needs K >= {classes} channels, got {}",
                 self.net.channels
@@ -168,9 +195,9 @@ pub struct SplitScores {
 
 impl SplitScores {
     /// Mean and confidence interval from per-mixture `(sdr, sir, sar, sdr_mix, silent)`.
-    pub fn from_mixtures(method: &str, rows: &[(f64, f64, f64, f64, bool)]) -> Self {
+    pub fn from_mixtures(method: &str, rows: &[MixtureRow]) -> Self {
         let n = rows.len().max(1) as f64;
-        let mean = |f: &dyn Fn(&(f64, f64, f64, f64, bool)) -> f64| rows.iter().map(f).sum::<f64>() / n;
+        let mean = |f: &dyn Fn(&MixtureRow) -> f64| rows.iter().map(f).sum::<f64>() / n;
         let nsdr = mean(&|r| r.0 - r.3);
         let var = rows.iter().map(|r| (r.0 - r.3 - nsdr).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
         Self {
@@ -212,31 +239,51 @@ pub struct EvalSet {
     pub examples: Vec<MixExample>,
     /// The class of each source of each mixture.
     pub classes: Vec<Vec<usize>>,
+    /// The scene id of each source of each mixture (the key of its frame).
+    pub ids: Vec<Vec<String>>,
+    /// The sources' frames at the guide's size (empty for an oracle-class run).
+    pub frames: HashMap<String, RgbImage>,
 }
 
-/// Solos of `scenes` scenes of `split`.
-fn solos(generator: &Generator, split: Split, scenes: u64) -> Result<Vec<SoloClip>> {
-    Ok(BenchClips::generate(generator, split, 0..scenes)?.solos)
+/// The clips of `scenes` scenes of `split`, their frames (at `frame_size`, when a guide needs
+/// them) added to `frames`.
+fn clips(
+    generator: &Generator,
+    split: Split,
+    scenes: u64,
+    frame_size: Option<u32>,
+    frames: &mut HashMap<String, RgbImage>,
+) -> Result<BenchClips> {
+    let mut generated = generator.scenes(split, 0..scenes)?;
+    take_frames(&mut generated, frame_size, frames);
+    Ok(BenchClips::from_scenes(generated, generator.config().clip.sample_rate)?)
 }
 
-/// `pairs` fixed mixtures of solos of different classes of `split`.
+/// `pairs` fixed mixtures of solos of different classes of `split` (with the sources' frames at
+/// `frame_size` when given).
 pub(super) fn eval_set(
     name: &str,
     generator: &Generator,
     split: Split,
     plan: &StreamPlan,
     mixer: &Mixer,
+    frame_size: Option<u32>,
 ) -> Result<EvalSet> {
-    let clips = BenchClips::generate(generator, split, 0..plan.eval_scenes)?;
+    let mut frames = HashMap::new();
+    let clips = clips(generator, split, plan.eval_scenes, frame_size, &mut frames)?;
     let specs = clips.test_pairs(plan.eval_pairs, plan.seed + 1)?;
     let examples = specs
         .par_iter()
         .map(|s| mixer.mix(&s.sources, generator.config().clip.sample_rate))
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    let ids: Vec<Vec<String>> = specs.iter().map(|s| pair_ids(&s.id)).collect();
+    frames.retain(|id, _| ids.iter().flatten().any(|i| i == id));
     Ok(EvalSet {
         name: name.to_string(),
         examples,
         classes: specs.iter().map(|s| s.classes.clone()).collect(),
+        ids,
+        frames,
     })
 }
 
@@ -277,16 +324,40 @@ pub fn score_oracle(
     readers: &[(&str, &Mixer)],
     device: &Device,
 ) -> Result<Vec<SplitScores>> {
-    let k = net.channels();
-    let mut rows: Vec<Vec<(f64, f64, f64, f64, bool)>> = vec![Vec::new(); readers.len()];
-    for (chunk, classes) in set.examples.chunks(8).zip(set.classes.chunks(8)) {
+    score_stream(net, &Conditioner::Oracle { k: net.channels() }, set, readers, device)
+}
+
+/// Scores a streamed run's network on `set`, conditioned by `conditioner` (the guide runs on the
+/// sources' frames and each mixture), reading the masks with each of `readers`. Every mixture is
+/// scored; a silent estimate gets the [`SILENT_PENALTY_DB`] penalty.
+///
+/// # Errors
+/// Guide, separation and BSS-Eval errors.
+pub fn score_stream<M: StreamNet>(
+    model: &M,
+    conditioner: &Conditioner<'_>,
+    set: &EvalSet,
+    readers: &[(&str, &Mixer)],
+    device: &Device,
+) -> Result<Vec<SplitScores>> {
+    let mut rows: Vec<Vec<MixtureRow>> = vec![Vec::new(); readers.len()];
+    let (ex_chunks, class_chunks) = (set.examples.chunks(8), set.classes.chunks(8));
+    for ((chunk, classes), ids) in ex_chunks.zip(class_chunks).zip(set.ids.chunks(8)) {
         let inputs: Vec<_> = chunk.iter().map(|e| &e.input).collect();
+        let examples: Vec<&MixExample> = chunk.iter().collect();
         let class_refs: Vec<&[usize]> = classes.iter().map(Vec::as_slice).collect();
-        let sources = chunk[0].num_sources();
-        let guidance: Vec<Guidance> =
-            (0..sources).map(|n| oracle_guidance(&class_refs, n, k, device)).collect();
+        let mixer = readers.first().map(|r| r.1).ok_or_else(|| Error::Config("no mask reader".into()))?;
+        let guidance = conditioner.guidance(
+            &examples,
+            &class_refs,
+            ids,
+            &set.frames,
+            mixer,
+            model.projection(),
+            device,
+        )?;
         for (r, (_, mixer)) in readers.iter().enumerate() {
-            let separations = separate_inputs(net, mixer, &inputs, &guidance, device)?;
+            let separations = separate_inputs(model.net(), mixer, &inputs, &guidance, device)?;
             let scored = chunk
                 .par_iter()
                 .zip(&separations)
@@ -300,11 +371,7 @@ pub fn score_oracle(
 
 /// `(sdr, sir, sar, sdr_mix, silent)` of one mixture; a silent estimate is scored as the
 /// mixture's own SDR minus [`SILENT_PENALTY_DB`] (SIR and SAR likewise), never skipped.
-fn score_with_penalty(
-    mixer: &Mixer,
-    ex: &MixExample,
-    estimates: &[Vec<f32>],
-) -> Result<(f64, f64, f64, f64, bool)> {
+fn score_with_penalty(mixer: &Mixer, ex: &MixExample, estimates: &[Vec<f32>]) -> Result<MixtureRow> {
     let origin = av_separation::MixOrigin { id: String::new(), classes: Vec::new() };
     if let Some(s) = score_mixture(mixer, &origin, ex, estimates)? {
         let (sdr, sir, sar, mix) = s.means();
@@ -386,8 +453,8 @@ pub(super) fn reference_rows(set: &EvalSet, mixer: &Mixer) -> Result<Vec<SplitSc
 /// Trains (or resumes, or loads when finished) a streamed run in `ctx.out` and scores it.
 ///
 /// # Errors
-/// [`Error::Config`] for a bad plan or a folder holding another plan; data, training, checkpoint
-/// and scoring errors; [`Error::Diverged`] for a non-finite loss.
+/// [`Error::Config`] for a bad plan or a folder holding another plan; guide loading, data,
+/// training, checkpoint and scoring errors; [`Error::Diverged`] for a non-finite loss.
 pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> {
     plan.validate()?;
     let out = ctx.out.as_path();
@@ -405,12 +472,22 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
         write_json(&plan_path, plan)?;
     }
     let data_started = Instant::now();
+    let mut guide = match &plan.guide {
+        StreamGuide::OracleClass => None,
+        StreamGuide::Model { checkpoint, .. } => {
+            Some(GuideContext::load(Path::new(checkpoint), &ctx.device)?)
+        }
+    };
+    let frame_size = guide.as_ref().map(GuideContext::frame_size);
     let generator = Generator::new(Arc::new(AssetPack::load_default()?), plan.bench())?;
     let unseen = generator.out_of_family()?;
     let mixer = Mixer::new(MixConfig::sound_of_pixels().with_mask(plan.net.mask))?;
     ctx.say(format!("generating {} training scenes for the solo pool ...", plan.train_scenes));
-    let pool = solos(&generator, Split::Train, plan.train_scenes)?;
-    let val = eval_set("val", &generator, Split::Val, plan, &mixer)?;
+    let mut pool_frames = HashMap::new();
+    let pool = clips(&generator, Split::Train, plan.train_scenes, frame_size, &mut pool_frames)?.solos;
+    let solo_ids: std::collections::HashSet<&str> = pool.iter().map(|c| c.id.as_str()).collect();
+    pool_frames.retain(|id, _| solo_ids.contains(id.as_str()));
+    let val = eval_set("val", &generator, Split::Val, plan, &mixer, frame_size)?;
     ctx.say(format!(
         "{} training solos, {} validation mixtures ({:.0} s)",
         pool.len(),
@@ -418,52 +495,153 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
         data_started.elapsed().as_secs_f64()
     ));
     let readers = readers(plan.net.mask)?;
-    let model = train_stream(plan, &pool, &val, &mixer, &readers, ctx)?;
+    let data = StreamData { pool: &pool, frames: &pool_frames, val: &val, mixer: &mixer, readers: &readers };
+    let sets = |frame_size| -> Result<[EvalSet; 2]> {
+        Ok([
+            eval_set("test in-family", &generator, Split::Test, plan, &mixer, frame_size)?,
+            eval_set("test unseen timbre", &unseen, Split::Test, plan, &mixer, frame_size)?,
+        ])
+    };
+    let test = match (&plan.guide, guide.as_mut()) {
+        (StreamGuide::Model { kind, projection_seed, .. }, Some(context)) => {
+            calibrate_guide(context, *kind, plan, &data, out)?;
+            let d = feature_width(context)?;
+            let config = GuidedSeparatorConfig::new(
+                plan.net.clone(),
+                GuidanceProjectionConfig::new(d).with_channels(plan.net.channels).with_seed(*projection_seed),
+            );
+            let conditioner = Conditioner::Guide { context, kind: *kind };
+            let model =
+                train_stream(plan, &data, &conditioner, &|d| Ok(config.init(d)?), &config, ctx, &|tmp| {
+                    write_json(&tmp.join(GUIDE_STATS_FILE), &context.stats)
+                })?;
+            let grad_cam = Conditioner::Guide { context, kind: GuidanceKind::GradCam };
+            let [test_in, test_unseen] = sets(frame_size)?;
+            let mut scored = Vec::new();
+            for set in [val, test_in, test_unseen] {
+                let mut rows = reference_rows(&set, &mixer)?;
+                rows.extend(score_stream(&model, &conditioner, &set, &as_refs(&readers), &ctx.device)?);
+                let cam_reader = Mixer::sound_of_pixels()?;
+                let cam = score_stream(
+                    &model,
+                    &grad_cam,
+                    &set,
+                    &[("Grad-CAM mask (untrained)", &cam_reader)],
+                    &ctx.device,
+                )?;
+                rows.extend(cam);
+                scored.push((set, rows));
+            }
+            scored
+        }
+        _ => {
+            let conditioner = Conditioner::Oracle { k: plan.net.channels };
+            let model =
+                train_stream(plan, &data, &conditioner, &|d| Ok(plan.net.init(d)?), &plan.net, ctx, &|_| {
+                    Ok(())
+                })?;
+            let [test_in, test_unseen] = sets(None)?;
+            let mut scored = Vec::new();
+            for set in [val, test_in, test_unseen] {
+                let mut rows = reference_rows(&set, &mixer)?;
+                rows.extend(score_stream(&model, &conditioner, &set, &as_refs(&readers), &ctx.device)?);
+                scored.push((set, rows));
+            }
+            scored
+        }
+    };
     let state: StreamState = read_json(&out.join("model").join("state.json"))?;
-    let mut test = Vec::new();
-    for set in [
-        val,
-        eval_set("test in-family", &generator, Split::Test, plan, &mixer)?,
-        eval_set("test unseen timbre", &unseen, Split::Test, plan, &mixer)?,
-    ] {
-        let mut rows = reference_rows(&set, &mixer)?;
-        rows.extend(score_oracle(&model, &set, &as_refs(&readers), &ctx.device)?);
+    let mut tables = Vec::new();
+    for (set, rows) in test {
         for r in &rows {
             ctx.say(format!("  [{}] {}", set.name, r.line()));
         }
-        test.push((set.name.clone(), rows));
+        tables.push((set.name, rows));
     }
     let samples_per_second = (state.step * plan.batch_size) as f64 / state.seconds.max(1e-9);
-    let outcome = StreamOutcome { plan: plan.clone(), state, test, samples_per_second };
+    let outcome = StreamOutcome { plan: plan.clone(), state, test: tables, samples_per_second };
     write_json(&out.join("metrics.json"), &outcome)?;
     Ok(outcome)
 }
 
-fn train_stream(
+/// The data a streamed run trains and validates on.
+struct StreamData<'a> {
+    pool: &'a [SoloClip],
+    frames: &'a HashMap<String, RgbImage>,
+    val: &'a EvalSet,
+    mixer: &'a Mixer,
+    readers: &'a [(&'static str, Mixer)],
+}
+
+/// Stream tag of the calibration mixtures of a guide's statistics.
+const TAG_CALIBRATION: u64 = 0xCA1B;
+/// Mixtures whose sources calibrate a guide's statistics.
+const CALIBRATION_MIXTURES: usize = 64;
+
+/// Sets the guide's per-channel statistics: read from the run folder when a previous process
+/// measured them, else measured on fixed training mixtures and written there.
+fn calibrate_guide(
+    context: &mut GuideContext,
+    kind: GuidanceKind,
     plan: &StreamPlan,
-    pool: &[SoloClip],
-    val: &EvalSet,
-    mixer: &Mixer,
-    readers: &[(&'static str, Mixer)],
+    data: &StreamData<'_>,
+    out: &Path,
+) -> Result<()> {
+    let path = out.join(GUIDE_STATS_FILE);
+    if path.is_file() {
+        context.stats = read_json(&path)?;
+        return Ok(());
+    }
+    let specs = step_pairs(data.pool, plan.seed ^ TAG_CALIBRATION, 0, CALIBRATION_MIXTURES);
+    let rate = data.mixer.config().sample_rate;
+    let examples = specs
+        .par_iter()
+        .map(|s| data.mixer.mix(&s.sources, rate))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let refs: Vec<&MixExample> = examples.iter().collect();
+    let classes: Vec<&[usize]> = specs.iter().map(|s| s.classes.as_slice()).collect();
+    let ids: Vec<Vec<String>> = specs.iter().map(|s| pair_ids(&s.id)).collect();
+    let raw = context.raw(&refs, &classes, &ids, data.frames, data.mixer, false)?;
+    context.calibrate(kind, &raw);
+    write_json(&path, &context.stats)
+}
+
+/// The width `D` of the guide's vectors (from its calibration statistics).
+fn feature_width(context: &GuideContext) -> Result<usize> {
+    match context.stats.mean.len() {
+        0 => Err(Error::Config("the guide gave empty vectors".into())),
+        d => Ok(d),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_stream<M: StreamNet, C: burn::config::Config>(
+    plan: &StreamPlan,
+    data: &StreamData<'_>,
+    conditioner: &Conditioner<'_>,
+    init: &dyn Fn(&Device) -> Result<M>,
+    config: &C,
     ctx: &RunContext,
-) -> Result<SeparationNet> {
+    extra_files: &dyn Fn(&Path) -> Result<()>,
+) -> Result<M> {
     let (out, device) = (ctx.out.as_path(), &ctx.device);
     let final_dir = out.join("model");
     if final_dir.join("state.json").is_file() {
-        return Ok(load_checkpoint_weights(plan.net.init(device)?, &final_dir, "model")?);
+        return Ok(load_checkpoint_weights(init(device)?, &final_dir, "model")?);
     }
+    let pool = data.pool;
     if pool.iter().map(|c| c.class).collect::<std::collections::BTreeSet<_>>().len() < 2 {
         return Err(Error::Config("the solo pool has fewer than two classes".into()));
     }
     let ad = device.clone().autodiff();
     let ckpt_dir = out.join("checkpoints");
     let mut optim: ModuleOptimizer = AdamConfig::new().init();
-    let mut model = plan.net.init(device)?.fork(&ad).train();
+    let mut model = init(device)?.fork(&ad).train();
     let mut state =
         StreamState { step: 0, losses: Vec::new(), block_sum: 0.0, val: Vec::new(), seconds: 0.0 };
     if let Some(ckpt) = latest_published(&ckpt_dir, "state.json")? {
         state = read_json(&ckpt.join("state.json"))?;
-        model = load_checkpoint_weights(plan.net.init(device)?, &ckpt, "model")?.fork(&ad).train();
+        model = load_checkpoint_weights(init(device)?, &ckpt, "model")?.fork(&ad).train();
         optim = optim.load(ckpt.join("optimizer.bpk")).map_err(|e| Error::Checkpoint {
             path: ckpt.clone(),
             detail: format!("optimizer state: {e:?}"),
@@ -476,7 +654,7 @@ fn train_stream(
     }
     let started = Instant::now();
     let base_seconds = state.seconds;
-    let k = plan.net.channels;
+    let mixer = data.mixer;
     let sample_rate = mixer.config().sample_rate;
     while state.step < plan.steps {
         let specs = step_pairs(pool, plan.seed, state.step, plan.batch_size);
@@ -487,8 +665,10 @@ fn train_stream(
         let refs: Vec<&MixExample> = examples.iter().collect();
         let batch = SeparationBatch::from_examples(&refs, &ad)?;
         let classes: Vec<&[usize]> = specs.iter().map(|s| s.classes.as_slice()).collect();
-        let guidance: Vec<Guidance> = (0..2).map(|n| oracle_guidance(&classes, n, k, &ad)).collect();
-        let out_loss = forward_loss(&model, &batch, &guidance)?;
+        let ids: Vec<Vec<String>> = specs.iter().map(|s| pair_ids(&s.id)).collect();
+        let guidance =
+            conditioner.guidance(&refs, &classes, &ids, data.frames, mixer, model.projection(), &ad)?;
+        let out_loss = forward_loss(model.net(), &batch, &guidance)?;
         let value;
         (model, value) = optimizer_step(model, &mut optim, plan.lr, out_loss.loss, 0, state.step)?;
         state.step += 1;
@@ -505,20 +685,22 @@ fn train_stream(
         let eval_now =
             plan.eval_every > 0 && state.step.is_multiple_of(plan.eval_every) && state.step < plan.steps;
         if eval_now {
-            let scores = score_oracle(&model.valid(), val, &as_refs(readers), device)?;
-            if let Some(b) = &bar {
-                b.println(format!(
-                    "step {}: val {}",
-                    state.step,
-                    scores.iter().map(SplitScores::line).collect::<Vec<_>>().join(" | ")
-                ));
+            let scores = score_stream(&model.valid(), conditioner, data.val, &as_refs(data.readers), device)?;
+            let line = format!(
+                "step {}: val {}",
+                state.step,
+                scores.iter().map(SplitScores::line).collect::<Vec<_>>().join(" | ")
+            );
+            match &bar {
+                Some(b) => b.println(line),
+                None => ctx.say(line),
             }
             state.val.push((state.step, scores));
         }
         if (plan.checkpoint_every > 0 && state.step.is_multiple_of(plan.checkpoint_every)) || eval_now {
             let name = format!("step-{:06}", state.step);
             publish_checkpoint(&ckpt_dir, &name, |tmp| {
-                save_checkpoint(&model.valid(), &plan.net, tmp, "model")?;
+                save_checkpoint(&model.valid(), config, tmp, "model")?;
                 let optim_path = tmp.join("optimizer.bpk");
                 optim.save(&optim_path).map_err(|e| Error::io(&optim_path, format!("{e:?}")))?;
                 write_json(&tmp.join("state.json"), &state)
@@ -530,15 +712,16 @@ fn train_stream(
     }
     let model = model.valid();
     publish_final(&final_dir, |tmp| {
-        save_checkpoint(&model, &plan.net, tmp, "model")?;
+        save_checkpoint(&model, config, tmp, "model")?;
         write_json(&tmp.join("plan.json"), plan)?;
         write_json(
             &tmp.join(av_align::inference::CLASSES_FILE),
             &av_data::classes::Vocabulary::Music11.names(),
         )?;
+        extra_files(tmp)?;
         write_json(&tmp.join("state.json"), &state)
     })?;
-    Ok(load_checkpoint_weights(plan.net.init(device)?, &final_dir, "model")?)
+    Ok(load_checkpoint_weights(init(device)?, &final_dir, "model")?)
 }
 
 /// Writes a folder through `<dir>.tmp` and renames it into place.
