@@ -480,3 +480,35 @@ fn training_with_prefetch_equals_training_without_and_reports_source_errors() {
     // Unset, the depth follows the device: inline on the CPU.
     assert_eq!(av_align::train::default_prefetch(&device), 0);
 }
+
+/// With `unlabelled_clips_are_negatives`, a clip without audio labels changes only the AVC term
+/// (its own pair becomes a negative); with it off, or with every clip labelled, the loss is the
+/// plain one.
+#[test]
+fn unlabelled_clips_are_avc_negatives_only_when_asked() {
+    let device = Device::flex();
+    device.seed(3);
+    let model = AvModelConfig::compact(4).init(&device).unwrap();
+    let n = 4;
+    let frames = Tensor::<4>::random([n, 3, 64, 64], burn::tensor::Distribution::Default, &device);
+    let logmels = Tensor::<4>::random([n, 1, 64, 64], burn::tensor::Distribution::Default, &device);
+    let labels = |rows: [[f32; 4]; 4]| {
+        Tensor::<2>::from_data(burn::tensor::TensorData::new(rows.concat(), [n, 4]), &device)
+    };
+    let all = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]];
+    let mut one_silent = all;
+    one_silent[1] = [0.0; 4];
+    let batch = |a| Batch {
+        frames: frames.clone(),
+        logmels: logmels.clone(),
+        labels_a: labels(a),
+        labels_v: labels(all),
+    };
+    let plain = ObjectiveConfig::default();
+    let asked = ObjectiveConfig { unlabelled_clips_are_negatives: true, ..plain };
+    let values = |b: &Batch, o: &ObjectiveConfig| model.objective(b, o).unwrap().1;
+    assert_eq!(values(&batch(all), &plain), values(&batch(all), &asked));
+    let (off, on) = (values(&batch(one_silent), &plain), values(&batch(one_silent), &asked));
+    assert_eq!((off.cls_a, off.cls_v), (on.cls_a, on.cls_v));
+    assert_ne!(off.avc, on.avc);
+}

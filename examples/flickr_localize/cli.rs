@@ -114,6 +114,11 @@ pub enum Command {
         /// --guide` (it must know all 11 MUSIC instruments).
         #[arg(long, value_enum)]
         vocabulary: Option<VocabularyArg>,
+        /// Fraction of the training scenes whose audio is replaced by a clip with no instrument
+        /// of the vocabulary (noise, hum, an outside instrument) and no audio label: negatives
+        /// for "silence is an answer" (then `calibrate-silence` chooses the threshold).
+        #[arg(long)]
+        no_class_clips: Option<f64>,
     },
     /// Score a model folder in- and out-of-family (picture families, SoundFont and photos never
     /// used in training) beside its own CAMs and the whole-image, centre and random baselines.

@@ -49,7 +49,19 @@ pub fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
-        Command::Train { preset, plan, run, ship, data, stream, devices, seed, position, vocabulary } => {
+        Command::Train {
+            preset,
+            plan,
+            run,
+            ship,
+            data,
+            stream,
+            devices,
+            seed,
+            position,
+            vocabulary,
+            no_class_clips,
+        } => {
             let mut plan = match plan {
                 Some(path) => FlickrPlan::load(&path)?,
                 None => preset.plan(),
@@ -64,6 +76,9 @@ pub fn run(args: Args) -> Result<()> {
                     PositionTerm::Max => Some(av_align::alignment::PositionLossConfig::default()),
                     PositionTerm::Lvs => Some(av_align::alignment::PositionLossConfig::lvs()),
                 };
+            }
+            if let Some(f) = no_class_clips {
+                plan = plan.with_no_class_clips(f);
             }
             if let Some(v) = vocabulary {
                 plan = plan.with_vocabulary(match v {

@@ -25,7 +25,7 @@
 
 mod hearing;
 mod inputs;
-mod localizer;
+pub(crate) mod localizer;
 mod separation_model;
 mod separator;
 

@@ -1,8 +1,8 @@
 //! The training objectives of the two stages and of the ablation's baselines (Eq. 3, Eq. 7).
 
 use av_alignment::{
-    AlignmentLossConfig, AvcNegatives, PositionLossConfig, alignment_loss, avc_loss, multilabel_bce,
-    position_contrastive_loss,
+    AlignmentLossConfig, AvcNegatives, PositionLossConfig, alignment_loss, avc_loss_with_sounding,
+    multilabel_bce, position_contrastive_loss,
 };
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -74,10 +74,21 @@ pub struct ObjectiveConfig {
     /// Weight of the per-position term (1).
     #[serde(default = "unit_weight")]
     pub position_weight: f32,
+    /// Whether a clip without any audio label is a *no-class clip* (noise, hum, an instrument
+    /// outside the vocabulary, put into the training data on purpose): its own pair with its
+    /// frame is then an AVC negative, not a positive. Off by default: in real data an empty
+    /// pseudo label is a missed label, not a clip without sound. Plans written before it
+    /// existed leave it off (and serialise as before).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unlabelled_clips_are_negatives: bool,
 }
 
 fn unit_weight() -> f32 {
     1.0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for ObjectiveConfig {
@@ -90,6 +101,7 @@ impl Default for ObjectiveConfig {
             lambda: 1.0,
             position: None,
             position_weight: 1.0,
+            unlabelled_clips_are_negatives: false,
         }
     }
 }
@@ -140,7 +152,15 @@ impl AvModel {
             }
         }
         let features = self.features(batch.frames.clone(), batch.logmels.clone())?;
-        let avc = avc_loss(self.avc_logits(&features), objective.avc_negatives)?;
+        // A no-class training clip (no audio label: noise, hum, an instrument outside the
+        // vocabulary) is no positive of the AVC task with its own frame.
+        let sounding: Vec<bool> = if objective.unlabelled_clips_are_negatives {
+            let label_sums = crate::inference::localizer::to_vec(batch.labels_a.clone().sum_dim(1))?;
+            label_sums.iter().map(|&s| s > 0.0).collect()
+        } else {
+            vec![true; n]
+        };
+        let avc = avc_loss_with_sounding(self.avc_logits(&features), objective.avc_negatives, &sounding)?;
         let mut values = LossValues { avc: scalar(&avc), ..LossValues::default() };
         let mut total = avc;
         if objective.method != Method::AvcOnly {

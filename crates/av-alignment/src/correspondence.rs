@@ -129,3 +129,94 @@ pub fn avc_loss(logits: Tensor<3>, negatives: AvcNegatives) -> Result<Tensor<1>>
         }
     }
 }
+
+/// [`avc_loss`] when some clips hold no sounding object (`sounding[i] == false`: a noise, hum
+/// or outside-vocabulary clip with no class, paired with its own frame): such a clip's own pair
+/// (audio `i`, frame `i`) is a **negative** instead of a positive. With every clip sounding it is
+/// [`avc_loss`] exactly.
+///
+/// [`AvcNegatives::AllPairs`]: `mean_P ce / 2 + mean_Q ce / 2` with `P` the own pairs of the
+/// sounding clips and `Q` all mismatched pairs plus the own pairs of the other clips (a half
+/// without pairs contributes 0). [`AvcNegatives::Neighbour`]: plain mean cross-entropy over the
+/// same own pairs and the neighbour pairs `(i, i ^ 1)` plus the own pairs of the other clips.
+///
+/// # Shapes
+/// `logits [N, N, 2]`, `sounding` of length `N` -> scalar `[1]`.
+///
+/// # Errors
+/// As [`avc_loss`]; [`AlignError::Shape`] when `sounding` has another length than `N`.
+pub fn avc_loss_with_sounding(
+    logits: Tensor<3>,
+    negatives: AvcNegatives,
+    sounding: &[bool],
+) -> Result<Tensor<1>> {
+    let [n, m, two] = logits.dims();
+    if sounding.len() != n {
+        return Err(AlignError::Shape {
+            what: "sounding flags",
+            expected: format!("{n} flags (one per clip of the AVC logits)"),
+            found: vec![sounding.len()],
+        });
+    }
+    if sounding.iter().all(|&s| s) {
+        return avc_loss(logits, negatives);
+    }
+    non_empty(&[n, m, two], "AVC logits")?;
+    if n != m || two != 2 {
+        return Err(AlignError::Shape {
+            what: "AVC logits",
+            expected: "[N, N, 2] (all audio x visual pairs, 2 classes)".into(),
+            found: vec![n, m, two],
+        });
+    }
+    finite(&logits, "AVC logits")?;
+    let device = logits.device();
+    match negatives {
+        AvcNegatives::AllPairs => {
+            let flags: Vec<f32> = sounding.iter().map(|&s| if s { 1.0 } else { 0.0 }).collect();
+            let s = Tensor::<2>::from_data(burn::tensor::TensorData::new(flags, [n, 1]), &device);
+            let eye = Tensor::<2>::eye(n, &device);
+            let own_sounding = eye.clone() * s.clone();
+            let own_silent = eye.clone() * s.neg().add_scalar(1.0);
+            let off = eye.neg().add_scalar(1.0);
+            let logp = log_softmax(logits, 2);
+            let ce_pos = logp.clone().slice([0..n, 0..n, 1..2]).reshape([n, n]).neg();
+            let ce_neg = logp.slice([0..n, 0..n, 0..1]).reshape([n, n]).neg();
+            let p = sounding.iter().filter(|&&s| s).count();
+            let q = n * (n - 1) + (n - p);
+            let neg = (ce_neg * (off + own_silent)).sum().div_scalar(q as f32);
+            if p == 0 {
+                return Ok(neg.div_scalar(2.0));
+            }
+            let pos = (ce_pos * own_sounding).sum().div_scalar(p as f32);
+            Ok((pos + neg).div_scalar(2.0))
+        }
+        AvcNegatives::Neighbour => {
+            if n % 2 != 0 {
+                return Err(AlignError::Shape {
+                    what: "AVC logits (neighbour negatives)",
+                    expected: "[N, N, 2] with an even N (clip i is paired with clip i ^ 1)".into(),
+                    found: vec![n, m, two],
+                });
+            }
+            let flat = logits.reshape([n * n, 2]);
+            let own = |keep: bool| -> Vec<i64> {
+                (0..n).filter(|&i| sounding[i] == keep).map(|i| (i * n + i) as i64).collect()
+            };
+            let pos_idx = own(true);
+            let mut neg_idx: Vec<i64> = (0..n).map(|i| (i * n + (i ^ 1)) as i64).collect();
+            neg_idx.extend(own(false));
+            let select = |idx: Vec<i64>| {
+                let k = idx.len();
+                let idx = Tensor::<1, burn::tensor::Int>::from_data(
+                    burn::tensor::TensorData::new(idx, [k]),
+                    &device,
+                );
+                flat.clone().select(0, idx)
+            };
+            let positives =
+                if pos_idx.is_empty() { Tensor::<2>::zeros([0, 2], &device) } else { select(pos_idx) };
+            avc_pairs_loss(positives, select(neg_idx))
+        }
+    }
+}

@@ -40,7 +40,9 @@ mod position;
 
 pub use classification::multilabel_bce;
 pub use contrastive::{AlignmentDistance, AlignmentLoss, AlignmentLossConfig, alignment_loss};
-pub use correspondence::{AvcNegatives, avc_all_pairs_loss, avc_loss, avc_pairs_loss};
+pub use correspondence::{
+    AvcNegatives, avc_all_pairs_loss, avc_loss, avc_loss_with_sounding, avc_pairs_loss,
+};
 pub use error::{AlignError, Result};
 pub use pooling::{POOL_EPS, PoolNormalization, class_aware_pool};
 pub use position::{

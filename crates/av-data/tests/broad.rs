@@ -105,3 +105,24 @@ fn a_missing_fetched_photo_group_is_a_typed_error_that_says_how_to_fetch_it() {
     unknown.assets.sprite_families.push("no-such-family".into());
     assert!(matches!(Generator::new(assets(), unknown), Err(DataError::Asset { .. })));
 }
+
+/// A no-class clip (a training negative) is audible, of the clip length, clipped to [-1, 1], a
+/// pure function of (seed, split, index), and differs between indices; with the AudioSet
+/// vocabulary some of them are instruments outside it, never silence.
+#[test]
+fn no_class_clips_are_audible_reproducible_and_varied() {
+    let generator = Generator::new(assets(), broad()).unwrap();
+    let len = broad().clip.len;
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    let clips: Vec<Vec<f32>> = (0..12).map(|i| generator.no_class_clip(Split::Train, i).unwrap()).collect();
+    for (i, clip) in clips.iter().enumerate() {
+        assert_eq!(clip.len(), len, "clip {i}");
+        assert!(clip.iter().all(|v| v.is_finite() && v.abs() <= 1.0), "clip {i}");
+        assert!(rms(clip) > 1e-3, "clip {i} is audible: rms {}", rms(clip));
+    }
+    assert_eq!(clips[3], generator.no_class_clip(Split::Train, 3).unwrap());
+    assert_ne!(clips[3], generator.no_class_clip(Split::Val, 3).unwrap());
+    for i in 1..clips.len() {
+        assert_ne!(clips[i], clips[0], "clip {i}");
+    }
+}

@@ -28,6 +28,8 @@ const TAG_MELODY: u64 = 0xA0D10;
 const TAG_FAMILY: u64 = 0xFA3117;
 const TAG_FONT: u64 = 0xF0_4E7;
 const TAG_AUGMENT: u64 = 0xA06_3E47;
+/// Stream of the clips that hold no instrument of the vocabulary ([`Generator::no_class_clip`]).
+const TAG_NO_CLASS: u64 = 0x40C_1A55;
 /// Placement attempts before giving up (each retry after the 4th shrinks the sprites by 10 %).
 const MAX_ATTEMPTS: i32 = 24;
 
@@ -373,5 +375,56 @@ impl Generator {
     /// The first error of [`Generator::scene`].
     pub fn scenes(&self, split: Split, range: Range<u64>) -> Result<Vec<Scene>> {
         range.into_par_iter().map(|i| self.scene(split, i)).collect()
+    }
+
+    /// A clip that holds **no instrument of the vocabulary** (`clip.len` samples at
+    /// `clip.sample_rate`), a training negative for "silence is an answer": with equal chances
+    /// an instrument outside the vocabulary playing a melody (from a selected SoundFont; a hum
+    /// when every instrument is in the vocabulary), a mains hum, white noise, or low-passed
+    /// (one-pole, 0.97) noise; at 0.1-1.5 times the stems' RMS, with white noise added in half of
+    /// them; clipped to [-1, 1]. A pure function of `(seed, split, index)`, independent of the
+    /// scene `index` of the same split.
+    ///
+    /// # Errors
+    /// [`DataError::Asset`] when the SoundFont lacks the outside instrument's notes.
+    pub fn no_class_clip(&self, split: Split, index: u64) -> Result<Vec<f32>> {
+        let cfg = &self.config;
+        let (rate, len) = (cfg.clip.sample_rate, cfg.clip.len);
+        let mut rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, TAG_NO_CLASS]);
+        let level = cfg.stem_rms * rng.range_f32(0.1, 1.5);
+        let outside: Vec<Instrument> =
+            Instrument::ALL.into_iter().filter(|i| cfg.vocabulary.index_of(*i).is_none()).collect();
+        let scaled = |mut w: Vec<f32>| {
+            let r = rms(&w);
+            if r > 0.0 {
+                w.iter_mut().for_each(|v| *v *= level / r);
+            }
+            w
+        };
+        let mut clip = match (rng.below(4), rng.choose(&outside).copied()) {
+            (0, Some(inst)) => {
+                let melody = compose(inst, &mut rng, cfg.clip.seconds());
+                let font = &cfg.assets.soundfonts[rng.below(cfg.assets.soundfonts.len())];
+                scaled(render(self.bank(font)?.get(inst)?, inst, &melody, rate, len))
+            }
+            (0 | 1, _) => hum(len, rate, level, &mut rng),
+            (2, _) => scaled((0..len).map(|_| rng.range_f32(-1.0, 1.0)).collect()),
+            _ => {
+                let mut y = 0.0f32;
+                scaled(
+                    (0..len)
+                        .map(|_| {
+                            y = 0.97 * y + rng.range_f32(-1.0, 1.0);
+                            y
+                        })
+                        .collect(),
+                )
+            }
+        };
+        if rng.chance(0.5) {
+            add_noise(&mut clip, &mut rng);
+        }
+        clip.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0));
+        Ok(clip)
     }
 }

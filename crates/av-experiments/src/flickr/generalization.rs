@@ -41,7 +41,7 @@ pub fn test_data_config(plan: &FlickrPlan, family: Family) -> BenchDataConfig {
             ..plan.data.bench.clone()
         }),
     };
-    BenchDataConfig { bench, image_size: plan.data.image_size }
+    BenchDataConfig { bench, image_size: plan.data.image_size, no_class_clips: 0.0 }
 }
 
 /// Mean map value inside sounding objects' boxes and inside silent distractors' boxes

@@ -97,6 +97,7 @@ impl FlickrPlan {
             data: BenchDataConfig {
                 bench: av_data::bench::BenchConfig::broad_localization(2020),
                 image_size: 128,
+                no_class_clips: 0.0,
             },
             train_scenes: 4000,
             val_scenes: 64,
@@ -121,6 +122,16 @@ impl FlickrPlan {
     pub fn with_vocabulary(mut self, vocabulary: av_data::classes::Vocabulary) -> Self {
         self.data.bench.vocabulary = vocabulary;
         self.model.num_classes = vocabulary.len();
+        self
+    }
+
+    /// The same plan with a fraction `fraction` of no-class training clips
+    /// ([`BenchDataConfig::no_class_clips`]), whose own frame both stages then treat as an AVC
+    /// negative ([`av_align::model::ObjectiveConfig::unlabelled_clips_are_negatives`]).
+    pub fn with_no_class_clips(mut self, fraction: f64) -> Self {
+        self.data.no_class_clips = fraction;
+        self.stage1.objective.unlabelled_clips_are_negatives = fraction > 0.0;
+        self.stage2.objective.unlabelled_clips_are_negatives = fraction > 0.0;
         self
     }
 
