@@ -31,16 +31,7 @@ pub enum AvcNegatives {
 /// [`AlignError::Shape`] when the matrix is not square or the last axis is not 2,
 /// [`AlignError::Empty`], [`AlignError::NonFinite`].
 pub fn avc_all_pairs_loss(logits: Tensor<3>) -> Result<Tensor<1>> {
-    let [n, m, two] = logits.dims();
-    non_empty(&[n, m, two], "AVC logits")?;
-    if n != m || two != 2 {
-        return Err(AlignError::Shape {
-            what: "AVC logits",
-            expected: "[N, N, 2] (all audio x visual pairs, 2 classes)".into(),
-            found: vec![n, m, two],
-        });
-    }
-    finite(&logits, "AVC logits")?;
+    let n = check_all_pairs(&logits)?;
     let device = logits.device();
     let logp = log_softmax(logits, 2);
     let eye = Tensor::<2>::eye(n, &device);
@@ -161,15 +152,7 @@ pub fn avc_loss_with_sounding(
     if sounding.iter().all(|&s| s) {
         return avc_loss(logits, negatives);
     }
-    non_empty(&[n, m, two], "AVC logits")?;
-    if n != m || two != 2 {
-        return Err(AlignError::Shape {
-            what: "AVC logits",
-            expected: "[N, N, 2] (all audio x visual pairs, 2 classes)".into(),
-            found: vec![n, m, two],
-        });
-    }
-    finite(&logits, "AVC logits")?;
+    check_all_pairs(&logits)?;
     let device = logits.device();
     match negatives {
         AvcNegatives::AllPairs => {
@@ -219,4 +202,19 @@ pub fn avc_loss_with_sounding(
             avc_pairs_loss(positives, select(neg_idx))
         }
     }
+}
+
+/// Checks all-pairs AVC logits `[N, N, 2]` (non-empty, square, two classes, finite); returns `N`.
+fn check_all_pairs(logits: &Tensor<3>) -> Result<usize> {
+    let [n, m, two] = logits.dims();
+    non_empty(&[n, m, two], "AVC logits")?;
+    if n != m || two != 2 {
+        return Err(AlignError::Shape {
+            what: "AVC logits",
+            expected: "[N, N, 2] (all audio x visual pairs, 2 classes)".into(),
+            found: vec![n, m, two],
+        });
+    }
+    finite(logits, "AVC logits")?;
+    Ok(n)
 }

@@ -33,7 +33,7 @@ use av_align::{Error, Result};
 use crate::run::{RunContext, read_json, write_json};
 
 use super::stream_guide::{
-    Conditioner, GUIDE_STATS_FILE, GuideContext, StreamGuide, StreamNet, pair_ids, take_frames,
+    BatchSources, Conditioner, GUIDE_STATS_FILE, GuideContext, StreamGuide, StreamNet, pair_ids, take_frames,
 };
 use super::train::optimizer_step;
 use image::RgbImage;
@@ -347,15 +347,8 @@ pub fn score_stream<M: StreamNet>(
         let examples: Vec<&MixExample> = chunk.iter().collect();
         let class_refs: Vec<&[usize]> = classes.iter().map(Vec::as_slice).collect();
         let mixer = readers.first().map(|r| r.1).ok_or_else(|| Error::Config("no mask reader".into()))?;
-        let guidance = conditioner.guidance(
-            &examples,
-            &class_refs,
-            ids,
-            &set.frames,
-            mixer,
-            model.projection(),
-            device,
-        )?;
+        let batch = BatchSources { examples: &examples, classes: &class_refs, ids, frames: &set.frames };
+        let guidance = conditioner.guidance(batch, mixer, model.projection(), device)?;
         for (r, (_, mixer)) in readers.iter().enumerate() {
             let separations = separate_inputs(model.net(), mixer, &inputs, &guidance, device)?;
             let scored = chunk
@@ -601,7 +594,8 @@ fn calibrate_guide(
     let refs: Vec<&MixExample> = examples.iter().collect();
     let classes: Vec<&[usize]> = specs.iter().map(|s| s.classes.as_slice()).collect();
     let ids: Vec<Vec<String>> = specs.iter().map(|s| pair_ids(&s.id)).collect();
-    let raw = context.raw(&refs, &classes, &ids, data.frames, data.mixer, false)?;
+    let batch = BatchSources { examples: &refs, classes: &classes, ids: &ids, frames: data.frames };
+    let raw = context.raw(batch, data.mixer, false)?;
     context.calibrate(kind, &raw);
     write_json(&path, &context.stats)
 }
@@ -666,8 +660,8 @@ fn train_stream<M: StreamNet, C: burn::config::Config>(
         let batch = SeparationBatch::from_examples(&refs, &ad)?;
         let classes: Vec<&[usize]> = specs.iter().map(|s| s.classes.as_slice()).collect();
         let ids: Vec<Vec<String>> = specs.iter().map(|s| pair_ids(&s.id)).collect();
-        let guidance =
-            conditioner.guidance(&refs, &classes, &ids, data.frames, mixer, model.projection(), &ad)?;
+        let sources = BatchSources { examples: &refs, classes: &classes, ids: &ids, frames: data.frames };
+        let guidance = conditioner.guidance(sources, mixer, model.projection(), &ad)?;
         let out_loss = forward_loss(model.net(), &batch, &guidance)?;
         let value;
         (model, value) = optimizer_step(model, &mut optim, plan.lr, out_loss.loss, 0, state.step)?;

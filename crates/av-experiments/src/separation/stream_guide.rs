@@ -109,6 +109,25 @@ impl StreamNet for GuidedSeparator {
     }
 }
 
+/// The mixtures of a batch and where their sources come from.
+#[derive(Clone, Copy)]
+pub struct BatchSources<'a> {
+    /// The mixtures.
+    pub examples: &'a [&'a MixExample],
+    /// The class of each source of each mixture (all mixtures with the same source count).
+    pub classes: &'a [&'a [usize]],
+    /// The scene id of each source of each mixture (its frame's key in `frames`).
+    pub ids: &'a [Vec<String>],
+    /// The frames of the sources at the guide's size (unused by the oracle).
+    pub frames: &'a HashMap<String, RgbImage>,
+}
+
+impl BatchSources<'_> {
+    fn sources_per_mixture(&self) -> usize {
+        self.classes.first().map_or(0, |c| c.len())
+    }
+}
+
 /// A loaded guide with what it needs to turn mixtures into vectors.
 #[derive(Debug)]
 pub struct GuideContext {
@@ -154,29 +173,23 @@ impl GuideContext {
         self.guide.image_size
     }
 
-    /// The guide's raw output for every source of `examples` (source `n` of mixture `m` at
-    /// `m * N + n`); `ids[m][n]` names the frame of that source in `frames`.
+    /// The guide's raw output for every source of the batch (source `n` of mixture `m` at
+    /// `m * N + n`).
     ///
     /// # Errors
     /// [`Error::Config`] for a missing frame or an unknown class; audio and model errors.
-    pub fn raw(
-        &self,
-        examples: &[&MixExample],
-        classes: &[&[usize]],
-        ids: &[Vec<String>],
-        frames: &HashMap<String, RgbImage>,
-        mixer: &Mixer,
-        with_cam: bool,
-    ) -> Result<Vec<SourceGuidance>> {
+    pub fn raw(&self, batch: BatchSources<'_>, mixer: &Mixer, with_cam: bool) -> Result<Vec<SourceGuidance>> {
         let rate = mixer.config().sample_rate;
-        let logmels = examples
+        let logmels = batch
+            .examples
             .par_iter()
             .map(|ex| self.audio.logmel(&ex.input.mixture, rate))
             .collect::<Result<Vec<_>>>()?;
         let mut queries = Vec::new();
-        for (m, (cls, names)) in classes.iter().zip(ids).enumerate() {
+        for (m, (cls, names)) in batch.classes.iter().zip(batch.ids).enumerate() {
             for (&music_class, id) in cls.iter().zip(names) {
-                let frame = frames
+                let frame = batch
+                    .frames
                     .get(id)
                     .ok_or_else(|| Error::Config(format!("no frame for source {id} of a guided mixture")))?;
                 let guide_class = self
@@ -199,29 +212,25 @@ impl GuideContext {
     ///
     /// # Errors
     /// As [`Self::raw`] and [`guidance_for`].
-    #[allow(clippy::too_many_arguments)]
     pub fn guidance(
         &self,
         kind: GuidanceKind,
-        examples: &[&MixExample],
-        classes: &[&[usize]],
-        ids: &[Vec<String>],
-        frames: &HashMap<String, RgbImage>,
+        batch: BatchSources<'_>,
         mixer: &Mixer,
         projection: Option<&GuidanceProjection>,
         device: &Device,
     ) -> Result<Vec<Guidance>> {
-        let mut raw = self.raw(examples, classes, ids, frames, mixer, kind == GuidanceKind::GradCam)?;
+        let mut raw = self.raw(batch, mixer, kind == GuidanceKind::GradCam)?;
         if kind != GuidanceKind::GradCam {
             for g in &mut raw {
                 standardise(kind, &self.stats, g);
             }
         }
-        let sources = classes.first().map_or(0, |c| c.len());
+        let sources = batch.sources_per_mixture();
         (0..sources)
             .map(|n| {
                 let picked: Vec<&SourceGuidance> =
-                    (0..classes.len()).map(|m| &raw[m * sources + n]).collect();
+                    (0..batch.classes.len()).map(|m| &raw[m * sources + n]).collect();
                 Ok(guidance_for(kind, &picked, projection, device)?)
             })
             .collect()
@@ -266,25 +275,18 @@ impl Conditioner<'_> {
     ///
     /// # Errors
     /// As [`GuideContext::guidance`].
-    #[allow(clippy::too_many_arguments)]
     pub fn guidance(
         &self,
-        examples: &[&MixExample],
-        classes: &[&[usize]],
-        ids: &[Vec<String>],
-        frames: &HashMap<String, RgbImage>,
+        batch: BatchSources<'_>,
         mixer: &Mixer,
         projection: Option<&GuidanceProjection>,
         device: &Device,
     ) -> Result<Vec<Guidance>> {
         match self {
-            Conditioner::Oracle { k } => {
-                let sources = classes.first().map_or(0, |c| c.len());
-                Ok((0..sources).map(|n| oracle_guidance(classes, n, *k, device)).collect())
-            }
-            Conditioner::Guide { context, kind } => {
-                context.guidance(*kind, examples, classes, ids, frames, mixer, projection, device)
-            }
+            Conditioner::Oracle { k } => Ok((0..batch.sources_per_mixture())
+                .map(|n| oracle_guidance(batch.classes, n, *k, device))
+                .collect()),
+            Conditioner::Guide { context, kind } => context.guidance(*kind, batch, mixer, projection, device),
         }
     }
 }
