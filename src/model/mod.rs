@@ -30,11 +30,13 @@
 //! ```
 
 mod config;
+mod guidance;
 mod localize;
 mod network;
 mod objective;
 
 pub use config::{AvModelConfig, CamSource};
+pub use guidance::ClassGuidance;
 pub use localize::{ClassMixing, Localization, LocalizeConfig, MapSource, alignment_maps, mix_classes};
 pub use network::{AvFeatures, AvModel, ClassEmbeddings};
 pub use objective::{Batch, LossValues, Method, ObjectiveConfig, Stage};
