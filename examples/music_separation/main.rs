@@ -101,8 +101,9 @@ struct Args {
     /// The source to separate, by a point "x,y" on the object in the image.
     #[arg(long)]
     point: Option<String>,
-    /// With --image/--audio: the trained class-conditioned separation model (a folder written by
-    /// `stream`) that extracts the chosen class.
+    /// With --image/--audio: the trained separation model (a folder written by `stream`) that
+    /// extracts the chosen class: class-conditioned, or guided (`stream --guide`, its own guide
+    /// in `guide/` then replaces --guide).
     #[arg(long, default_value = "assets/checkpoints/separation_oracle")]
     separation_model: PathBuf,
     /// With --image/--audio: use the guide's audio class map as the mask (untrained, Table 3's
@@ -365,19 +366,28 @@ fn separate_own(
         }
         (None, None) => anyhow::bail!("give --class NAME or --point x,y to choose the source"),
     };
-    if !args.guide.join("model.bpk").is_file() {
-        anyhow::bail!(
-            "no guide model in {} (a model folder as written by `flickr_localize train`)",
-            args.guide.display()
-        );
-    }
-    let mut separator =
-        Separator::new(av_align::Localizer::from_dir_on(&args.guide, device).context("loading the guide")?)?;
-    if !args.grad_cam {
+    let load_guide = || -> Result<Separator> {
+        if !args.guide.join("model.bpk").is_file() {
+            anyhow::bail!(
+                "no guide model in {} (a model folder as written by `flickr_localize train`)",
+                args.guide.display()
+            );
+        }
+        Ok(Separator::new(
+            av_align::Localizer::from_dir_on(&args.guide, device).context("loading the guide")?,
+        )?)
+    };
+    let separator = if args.grad_cam {
+        load_guide()?
+    } else {
         let model = av_align::inference::SeparationModel::from_dir_on(&args.separation_model, device)
             .with_context(|| format!("loading the separation model {}", args.separation_model.display()))?;
-        separator = separator.with_model(model);
-    }
+        match model.guidance_kind() {
+            // A guided model carries its own guide (which also picks the class of a point).
+            Some(_) => Separator::guided(model)?,
+            None => load_guide()?.with_model(model),
+        }
+    };
     let out = separator.separate_files(image, audio, &[choice])?;
     let files = out.write_wavs(&args.out)?;
     for source in &out.sources {

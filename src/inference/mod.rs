@@ -23,12 +23,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod guided_separation;
 mod hearing;
 mod inputs;
 pub(crate) mod localizer;
 mod separation_model;
 mod separator;
 
+pub use guided_separation::GUIDE_DIR;
 pub use hearing::{Hearing, SilenceRule, level_dbfs};
 pub use inputs::{INPUTS_FILE, InputSpec};
 pub use localizer::{ClassMap, Localizer, MAX_MAP_SIDE, SoundMap};

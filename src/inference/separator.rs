@@ -44,6 +44,9 @@ pub enum SeparationMethod {
     ClassConditioned,
     /// The guide's audio class map used as the mask (untrained; Table 3's "Ours Grad-CAM").
     GradCamMask,
+    /// The trained U-Net of a guided [`SeparationModel`], steered by this vector of its guide
+    /// (Table 3's "Ours Visual" / "Ours Audio" / the whole-frame baseline).
+    Guided(av_separation::GuidanceKind),
 }
 
 /// One separated source.
@@ -138,7 +141,21 @@ impl Separator {
         Ok(Self { guide, mixer: Mixer::new(MixConfig::sound_of_pixels())?, model: None })
     }
 
-    /// Separates with a trained class-conditioned model instead of the Grad-CAM mask.
+    /// A separator of a guided model whose own guide (its `guide/` folder) also picks the class
+    /// of a clicked point.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a class-conditioned model (it has no guide: use
+    /// [`Self::from_dir`] and [`Self::with_model`]).
+    pub fn guided(model: SeparationModel) -> Result<Self> {
+        let guide = model
+            .guide()
+            .cloned()
+            .ok_or_else(|| Error::Config("a class-conditioned model has no guide of its own".into()))?;
+        Ok(Self::new(guide)?.with_model(model))
+    }
+
+    /// Separates with a trained model (class-conditioned or guided) instead of the Grad-CAM mask.
     pub fn with_model(mut self, model: SeparationModel) -> Self {
         self.model = Some(model);
         self
@@ -253,8 +270,16 @@ impl Separator {
                             sep.classes().join(", ")
                         ))
                     })?;
-                    let (samples, mask) = sep.separate_class(&mixture, k)?;
-                    (samples, mask, SeparationMethod::ClassConditioned)
+                    match sep.guidance_kind() {
+                        Some(kind) => {
+                            let (samples, mask) = sep.separate_guided(&mixture, image, k)?;
+                            (samples, mask, SeparationMethod::Guided(kind))
+                        }
+                        None => {
+                            let (samples, mask) = sep.separate_class(&mixture, k)?;
+                            (samples, mask, SeparationMethod::ClassConditioned)
+                        }
+                    }
                 }
                 None => {
                     let k = class.unwrap_or(0);
@@ -272,7 +297,7 @@ impl Separator {
             if samples.iter().all(|&v| v == 0.0) {
                 let reason = if mixture.iter().all(|&v| v == 0.0) {
                     "the mixture itself is silent".to_string()
-                } else if method == SeparationMethod::ClassConditioned {
+                } else if method != SeparationMethod::GradCamMask {
                     format!("the separation model's mask for '{name}' keeps nothing of this mixture")
                 } else if mask.iter().all(|&m| m < 0.5) {
                     format!(

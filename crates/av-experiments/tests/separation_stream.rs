@@ -120,8 +120,29 @@ fn a_guided_stream_run_trains_scores_grad_cam_beside_it_and_resumes_exactly() {
         assert!(scores.iter().all(|s| s.mixtures == plan.eval_pairs && s.sdr.is_finite()), "{split}");
     }
     assert!(dir.join("model").join(GUIDE_STATS_FILE).is_file(), "the model folder carries its statistics");
-    let refused = av_align::inference::SeparationModel::from_dir(dir.join("model")).unwrap_err();
-    assert!(refused.to_string().contains("guided"), "the class-conditioned loader says why: {refused}");
+    // The model folder is self-contained (its guide in guide/): the one-call API separates a
+    // benchmark duet with it, steered by the guide's visual vector.
+    let model = av_align::inference::SeparationModel::from_dir(dir.join("model")).unwrap();
+    let no_guide = tmp("separation_stream_visual_no_guide");
+    copy(&dir.join("model"), &no_guide);
+    std::fs::remove_dir_all(no_guide.join(av_align::inference::GUIDE_DIR)).unwrap();
+    let err = av_align::inference::SeparationModel::from_dir(&no_guide).unwrap_err();
+    assert!(matches!(err, av_align::Error::Checkpoint { .. }), "a guided folder without its guide: {err}");
+    assert_eq!(model.guidance_kind(), Some(GuidanceKind::Visual));
+    let separator = av_align::inference::Separator::guided(model).unwrap();
+    let (image, audio) = benchmark_duet();
+    let choice = av_align::inference::SourceChoice::Class("violin".into());
+    match separator.separate(&image, &audio, 11_025, &[choice]) {
+        Ok(out) => {
+            assert_eq!(
+                out.sources[0].method,
+                av_align::inference::SeparationMethod::Guided(GuidanceKind::Visual)
+            );
+            assert!(out.sources[0].samples.iter().any(|&v| v != 0.0));
+        }
+        // A 4-step model may keep nothing; then the error says why, never a silent file.
+        Err(e) => assert!(matches!(e, av_align::Error::SilentSource { .. }), "{e}"),
+    }
 
     let short_dir = tmp("separation_stream_visual_short");
     let short = StreamPlan { steps: 2, ..plan.clone() };
@@ -148,6 +169,19 @@ fn a_guided_stream_run_trains_scores_grad_cam_beside_it_and_resumes_exactly() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("does not know"), "{err}");
+}
+
+/// A frame and 6 s of audio at 11 025 Hz (a separation-benchmark duet's scene).
+fn benchmark_duet() -> (image::RgbImage, Vec<f32>) {
+    use av_align::data::bench::{AssetPack, Generator};
+    let plan = StreamPlan::tiny();
+    let generator =
+        Generator::new(std::sync::Arc::new(AssetPack::load_default().unwrap()), plan.bench()).unwrap();
+    let scene = (0..40)
+        .map(|i| generator.scene(av_align::data::Split::Test, i).unwrap())
+        .find(|s| s.level == 2)
+        .expect("a duet in the first 40 test scenes");
+    (scene.image, scene.audio.mix)
 }
 
 #[test]

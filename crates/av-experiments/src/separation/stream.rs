@@ -506,7 +506,11 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
             let conditioner = Conditioner::Guide { context, kind: *kind };
             let model =
                 train_stream(plan, &data, &conditioner, &|d| Ok(config.init(d)?), &config, ctx, &|tmp| {
-                    write_json(&tmp.join(GUIDE_STATS_FILE), &context.stats)
+                    write_json(&tmp.join(GUIDE_STATS_FILE), &context.stats)?;
+                    copy_files(
+                        Path::new(checkpoint_of(&plan.guide)),
+                        &tmp.join(av_align::inference::GUIDE_DIR),
+                    )
                 })?;
             let grad_cam = Conditioner::Guide { context, kind: GuidanceKind::GradCam };
             let [test_in, test_unseen] = sets(frame_size)?;
@@ -716,6 +720,28 @@ fn train_stream<M: StreamNet, C: burn::config::Config>(
         write_json(&tmp.join("state.json"), &state)
     })?;
     Ok(load_checkpoint_weights(init(device)?, &final_dir, "model")?)
+}
+
+/// The guide's model folder of a guided plan ("" for the oracle).
+fn checkpoint_of(guide: &StreamGuide) -> &str {
+    match guide {
+        StreamGuide::Model { checkpoint, .. } => checkpoint,
+        StreamGuide::OracleClass => "",
+    }
+}
+
+/// Copies the files (not subfolders) of `from` into a new folder `to`: a guided model folder
+/// carries its guide, so that it is self-contained.
+fn copy_files(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let path = entry.map_err(|e| Error::io(from, e))?.path();
+        if path.is_file() {
+            let name = path.file_name().unwrap_or_default();
+            std::fs::copy(&path, to.join(name)).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes a folder through `<dir>.tmp` and renames it into place.
