@@ -219,6 +219,10 @@ struct StreamArgs {
     /// Seed of the pair draws (a training seed).
     #[arg(long)]
     seed: Option<u64>,
+    /// Start the U-Net from a trained class-conditioned model folder of the same network (e.g.
+    /// assets/checkpoints/separation_oracle) instead of from scratch.
+    #[arg(long)]
+    init_net: Option<PathBuf>,
     /// Hide progress bars.
     #[arg(long)]
     quiet: bool,
@@ -255,6 +259,9 @@ fn run_stream_command(args: &StreamArgs) -> Result<()> {
     }
     if let Some(seed) = args.seed {
         plan.seed = seed;
+    }
+    if let Some(dir) = &args.init_net {
+        plan.init_net = Some(dir.display().to_string());
     }
     if let (Some(variant), Some(checkpoint)) = (args.guide, &args.guide_checkpoint) {
         use av_align::separation::GuidanceKind;

@@ -153,6 +153,27 @@ fn a_guided_stream_run_trains_scores_grad_cam_beside_it_and_resumes_exactly() {
     let resumed = run_stream(&plan, &RunContext::new(&resumed_dir, Device::flex(), false).unwrap()).unwrap();
     assert_eq!(rows(&resumed), rows(&first));
 
+    // The U-Net can start from a trained class-conditioned folder of the same network; a folder
+    // of another network is refused.
+    let oracle_dir = tmp("separation_stream_oracle_for_init");
+    run_stream(&StreamPlan::tiny(), &RunContext::new(&oracle_dir, Device::flex(), false).unwrap()).unwrap();
+    let init = StreamPlan { init_net: Some(oracle_dir.join("model").display().to_string()), ..plan.clone() };
+    let started = run_stream(
+        &init,
+        &RunContext::new(tmp("separation_stream_visual_init"), Device::flex(), false).unwrap(),
+    )
+    .unwrap();
+    assert_ne!(rows(&started), rows(&first), "it did not start from the same weights");
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints/separation_oracle");
+    let other = StreamPlan { init_net: Some(shipped.display().to_string()), ..plan.clone() };
+    let err = run_stream(
+        &other,
+        &RunContext::new(tmp("separation_stream_visual_other"), Device::flex(), false).unwrap(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("another network"), "{err}");
+
     // Grad-CAM is a mask, not a trained variant; an AudioSet-15 guide lacks 4 MUSIC classes.
     assert!(guided(GuidanceKind::GradCam).validate().is_err());
     let audioset_run = tmp("separation_stream_guide15");

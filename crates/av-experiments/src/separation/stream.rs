@@ -75,6 +75,12 @@ pub struct StreamPlan {
     /// existed hold none: the oracle class).
     #[serde(default)]
     pub guide: StreamGuide,
+    /// Start the U-Net and synthesizer from a trained class-conditioned model folder of the same
+    /// network (e.g. the oracle-class run's `model/`) instead of the initialisation: a guided run
+    /// then learns its projection onto channels that already separate classes. `None` (the
+    /// default, and plans written before it existed): from scratch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_net: Option<String>,
 }
 
 impl StreamPlan {
@@ -94,6 +100,7 @@ impl StreamPlan {
             checkpoint_every: 100,
             eval_every: 500,
             guide: StreamGuide::OracleClass,
+            init_net: None,
         }
     }
 
@@ -634,7 +641,18 @@ fn train_stream<M: StreamNet, C: burn::config::Config>(
     let ad = device.clone().autodiff();
     let ckpt_dir = out.join("checkpoints");
     let mut optim: ModuleOptimizer = AdamConfig::new().init();
-    let mut model = init(device)?.fork(&ad).train();
+    let mut model = init(device)?;
+    if let Some(dir) = &plan.init_net {
+        let (from, net) = super::demo::load_stream_model(Path::new(dir), device)?;
+        if serde_json::to_value(&from.net).ok() != serde_json::to_value(&plan.net).ok() {
+            return Err(Error::Config(format!(
+                "--init-net {dir} holds another network ({:?}) than this plan's ({:?})",
+                from.net, plan.net
+            )));
+        }
+        model = model.with_net(net);
+    }
+    let mut model = model.fork(&ad).train();
     let mut state =
         StreamState { step: 0, losses: Vec::new(), block_sum: 0.0, val: Vec::new(), seconds: 0.0 };
     if let Some(ckpt) = latest_published(&ckpt_dir, "state.json")? {

@@ -89,6 +89,8 @@ pub trait StreamNet: Module {
     fn net(&self) -> &SeparationNet;
     /// The projection of a guide's vector, if the run has one.
     fn projection(&self) -> Option<&GuidanceProjection>;
+    /// The same with another U-Net and synthesizer.
+    fn with_net(self, net: SeparationNet) -> Self;
 }
 
 impl StreamNet for SeparationNet {
@@ -98,6 +100,9 @@ impl StreamNet for SeparationNet {
     fn projection(&self) -> Option<&GuidanceProjection> {
         None
     }
+    fn with_net(self, net: SeparationNet) -> Self {
+        net
+    }
 }
 
 impl StreamNet for GuidedSeparator {
@@ -106,6 +111,9 @@ impl StreamNet for GuidedSeparator {
     }
     fn projection(&self) -> Option<&GuidanceProjection> {
         Some(&self.projection)
+    }
+    fn with_net(self, net: SeparationNet) -> Self {
+        Self { net, ..self }
     }
 }
 
