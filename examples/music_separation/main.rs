@@ -102,9 +102,11 @@ struct Args {
     #[arg(long)]
     point: Option<String>,
     /// With --image/--audio: the trained separation model (a folder written by `stream`) that
-    /// extracts the chosen class: class-conditioned, or guided (`stream --guide`, its own guide
-    /// in `guide/` then replaces --guide).
-    #[arg(long, default_value = "assets/checkpoints/separation_oracle")]
+    /// extracts the chosen class: guided (`stream --guide`; the default, the shipped model steered
+    /// by its guide's audio vector of the class, the best guided variant on validation; its own
+    /// guide in `guide/` then replaces --guide and picks the class of a --point) or
+    /// class-conditioned (e.g. assets/checkpoints/separation_oracle).
+    #[arg(long, default_value = "assets/checkpoints/separation_audio_guided")]
     separation_model: PathBuf,
     /// With --image/--audio: use the guide's audio class map as the mask (untrained, Table 3's
     /// Grad-CAM row) instead of the separation model.
@@ -161,8 +163,9 @@ fn run_demo_command(args: &DemoArgs) -> Result<()> {
     let outcome = av_experiments::separation::demo::run_demo(&args.model, args.mixtures, args.examples, &ctx)
         .with_context(|| format!("separation demo with the model in {}", args.model.display()))?;
     println!(
-        "Class-conditioned separation (the oracle class steers the U-Net), model {}: SDR / SIR / SAR in dB, \
-         mean over mixtures of two test solos; NSDR = SDR gain over the mixture, ± its 95 % interval",
+        "Separation steered by {} (model {}): SDR / SIR / SAR in dB, mean over mixtures of two test solos; \
+         NSDR = SDR gain over the mixture, ± its 95 % interval",
+        outcome.guide,
         args.model.display()
     );
     for (split, rows) in &outcome.splits {

@@ -221,25 +221,29 @@ fn the_oracle_guide_needs_a_channel_per_class() {
     assert!(plan.validate().is_err());
 }
 
-/// The shipped separation model (`assets/checkpoints/separation_oracle`, trained by the command in
-/// docs/separation_results.md) gives the demo table recorded beside it.
+/// The shipped separation models (`assets/checkpoints/separation_oracle` and the audio-guided
+/// `separation_audio_guided`, trained by the commands in docs/separation_results.md) give the
+/// demo tables recorded beside them (within 0.01 dB).
 #[test]
-fn shipped_separation_checkpoint_reproduces_the_recorded_demo_table() {
+fn shipped_separation_checkpoints_reproduce_the_recorded_demo_tables() {
     use av_experiments::separation::demo::DemoMetrics;
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints/separation_oracle");
-    let recorded: DemoMetrics =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("demo_metrics.json")).unwrap()).unwrap();
-    let out = tmp("separation_shipped_demo");
-    let demo =
-        run_demo(&dir, recorded.mixtures, 0, &RunContext::new(&out, Device::flex(), false).unwrap()).unwrap();
-    assert_eq!(demo.splits.len(), recorded.splits.len());
-    for ((split, got), (_, want)) in demo.splits.iter().zip(&recorded.splits) {
-        assert_eq!(got.len(), want.len());
-        for (g, w) in got.iter().zip(want) {
-            assert_eq!((&g.method, g.mixtures, g.silent), (&w.method, w.mixtures, w.silent));
-            for (a, b, what) in [(g.sdr, w.sdr, "SDR"), (g.sir, w.sir, "SIR"), (g.sar, w.sar, "SAR")] {
-                assert!((a - b).abs() < 0.01, "{split} {} {what}: {a} vs recorded {b}", g.method);
+    for name in ["separation_oracle", "separation_audio_guided"] {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints").join(name);
+        let recorded: DemoMetrics =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("demo_metrics.json")).unwrap()).unwrap();
+        let out = tmp(&format!("separation_shipped_demo_{name}"));
+        let demo =
+            run_demo(&dir, recorded.mixtures, 0, &RunContext::new(&out, Device::flex(), false).unwrap())
+                .unwrap();
+        assert_eq!(demo.splits.len(), recorded.splits.len(), "{name}");
+        for ((split, got), (_, want)) in demo.splits.iter().zip(&recorded.splits) {
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!((&g.method, g.mixtures, g.silent), (&w.method, w.mixtures, w.silent));
+                for (a, b, what) in [(g.sdr, w.sdr, "SDR"), (g.sir, w.sir, "SIR"), (g.sar, w.sar, "SAR")] {
+                    assert!((a - b).abs() < 0.01, "{name} {split} {} {what}: {a} vs recorded {b}", g.method);
+                }
             }
         }
     }

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use av_backbones::checkpoint::load_checkpoint_weights;
+use av_backbones::checkpoint::{load_checkpoint_config, load_checkpoint_weights};
 use av_data::Split;
 use av_data::bench::{AssetPack, Generator};
 use av_data::classes::Vocabulary;
 use av_data::viz::{array_image, caption, grid, save_png};
-use av_separation::{MaskKind, MixConfig, Mixer, SeparationNet, separate_inputs, write_wavs};
+use av_separation::{
+    GuidedSeparatorConfig, MaskKind, MixConfig, Mixer, SeparationNet, separate_inputs, write_wavs,
+};
 use burn::tensor::Device;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -20,8 +22,9 @@ use av_align::{Error, Result};
 
 use crate::run::{RunContext, read_json, write_json};
 
-use super::stream::{
-    EvalSet, SplitScores, StreamPlan, eval_set, oracle_guidance, reference_rows, score_oracle,
+use super::stream::{EvalSet, SplitScores, StreamPlan, eval_set, reference_rows, score_stream};
+use super::stream_guide::{
+    BatchSources, Conditioner, GUIDE_STATS_FILE, GuideContext, StreamGuide, StreamNet,
 };
 
 /// A streamed model folder: `plan.json` (its [`StreamPlan`]) and `model.bpk` / `model.json`.
@@ -69,6 +72,8 @@ pub struct DemoOutcome {
     pub files: Vec<PathBuf>,
     /// Wall time (s).
     pub seconds: f64,
+    /// What steered the network ("oracle class", "Ours Audio", ...).
+    pub guide: String,
 }
 
 /// Runs the demo of the model in `model_dir` on `mixtures` mixtures per split (in-family test,
@@ -78,9 +83,42 @@ pub struct DemoOutcome {
 /// # Errors
 /// Model loading, data, separation and scoring errors.
 pub fn run_demo(model_dir: &Path, mixtures: usize, examples: usize, ctx: &RunContext) -> Result<DemoOutcome> {
+    let plan_path = model_dir.join("plan.json");
+    let plan: StreamPlan = read_json(&plan_path)?;
+    plan.validate()?;
+    match &plan.guide {
+        StreamGuide::OracleClass => {
+            let (plan, net) = load_stream_model(model_dir, &ctx.device)?;
+            let conditioner = Conditioner::Oracle { k: net.channels() };
+            demo_with(&plan, &net, &conditioner, None, mixtures, examples, ctx)
+        }
+        StreamGuide::Model { kind, .. } => {
+            let device = &ctx.device;
+            let config: GuidedSeparatorConfig = load_checkpoint_config(model_dir, "model")?;
+            let model = load_checkpoint_weights(config.init(device)?, model_dir, "model")?;
+            let mut context = GuideContext::load(&model_dir.join(av_align::inference::GUIDE_DIR), device)?;
+            context.stats = read_json(&model_dir.join(GUIDE_STATS_FILE))?;
+            let conditioner = Conditioner::Guide { context: &context, kind: *kind };
+            demo_with(&plan, &model, &conditioner, Some(context.frame_size()), mixtures, examples, ctx)
+        }
+    }
+}
+
+fn demo_with<M: StreamNet>(
+    plan: &StreamPlan,
+    model: &M,
+    conditioner: &Conditioner<'_>,
+    frame_size: Option<u32>,
+    mixtures: usize,
+    examples: usize,
+    ctx: &RunContext,
+) -> Result<DemoOutcome> {
     let started = Instant::now();
-    let (plan, net) = load_stream_model(model_dir, &ctx.device)?;
-    let plan = StreamPlan { eval_pairs: mixtures.max(1), eval_scenes: (6 * mixtures as u64).max(24), ..plan };
+    let plan = StreamPlan {
+        eval_pairs: mixtures.max(1),
+        eval_scenes: (6 * mixtures as u64).max(24),
+        ..plan.clone()
+    };
     let generator = Generator::new(Arc::new(AssetPack::load_default()?), plan.bench())?;
     let unseen = generator.out_of_family()?;
     let mixer = Mixer::new(MixConfig::sound_of_pixels().with_mask(plan.net.mask))?;
@@ -89,15 +127,17 @@ pub fn run_demo(model_dir: &Path, mixtures: usize, examples: usize, ctx: &RunCon
     let mut splits = Vec::new();
     let mut files = Vec::new();
     for (name, generator) in [("test in-family", &generator), ("test unseen timbre", &unseen)] {
-        let set = eval_set(name, generator, Split::Test, &plan, &mixer, None)?;
+        let set = eval_set(name, generator, Split::Test, &plan, &mixer, frame_size)?;
         let mut rows = reference_rows(&set, &mixer)?;
-        rows.extend(score_oracle(&net, &set, &reader_refs, &ctx.device)?);
+        rows.extend(score_stream(model, conditioner, &set, &reader_refs, &ctx.device)?);
         if splits.is_empty() {
-            files = write_examples(&net, &set, examples, &ctx.out.join("examples"), &ctx.device)?;
+            files =
+                write_examples(model, conditioner, &set, examples, &ctx.out.join("examples"), &ctx.device)?;
         }
         splits.push((name.to_string(), rows));
     }
-    let outcome = DemoOutcome { splits, files, seconds: started.elapsed().as_secs_f64() };
+    let outcome =
+        DemoOutcome { splits, files, seconds: started.elapsed().as_secs_f64(), guide: plan.guide.name() };
     let metrics = DemoMetrics { mixtures: plan.eval_pairs, splits: outcome.splits.clone() };
     write_json(&ctx.out.join("metrics.json"), &metrics)?;
     Ok(outcome)
@@ -107,8 +147,9 @@ pub fn run_demo(model_dir: &Path, mixtures: usize, examples: usize, ctx: &RunCon
 /// `<class>.wav` (the estimate), `<class>_residual.wav` (mixture minus estimate) and
 /// `<class>_reference.wav`; and `masks.png` (per source: the mixture's log-spectrogram, the
 /// ideal ratio mask, the predicted mask, on the warped log-frequency grid, low frequencies at the bottom).
-fn write_examples(
-    net: &SeparationNet,
+fn write_examples<M: StreamNet>(
+    model: &M,
+    conditioner: &Conditioner<'_>,
     set: &EvalSet,
     count: usize,
     dir: &Path,
@@ -123,13 +164,18 @@ fn write_examples(
         let class_names: Vec<&str> =
             classes.iter().map(|&c| names.get(c).copied().unwrap_or("unknown")).collect();
         let sub = dir.join(format!("{i:02}_{}", class_names.join("_")));
-        let refs = [classes.as_slice()];
-        let guidance: Vec<_> =
-            (0..classes.len()).map(|n| oracle_guidance(&refs, n, net.channels(), device)).collect();
+        let net = model.net();
         let reader = match net.mask {
             MaskKind::Ratio => &ratio,
             MaskKind::Binary => &Mixer::sound_of_pixels()?,
         };
+        let batch = BatchSources {
+            examples: &[ex],
+            classes: &[classes.as_slice()],
+            ids: std::slice::from_ref(&set.ids[i]),
+            frames: &set.frames,
+        };
+        let guidance = conditioner.guidance(batch, reader, model.projection(), device)?;
         let sep = separate_inputs(net, reader, &[&ex.input], &guidance, device)?
             .pop()
             .ok_or_else(|| Error::Config("no separation returned".into()))?;
