@@ -144,6 +144,16 @@ impl Separator {
     /// A separator of a guided model whose own guide (its `guide/` folder) also picks the class
     /// of a clicked point.
     ///
+    /// ```no_run
+    /// use av_align::inference::{SeparationModel, Separator, SourceChoice};
+    ///
+    /// let model = SeparationModel::from_dir("assets/checkpoints/separation_audio_guided")?;
+    /// let separator = Separator::guided(model)?;
+    /// let out = separator.separate_files("duet.jpg", "duet.wav", &[SourceChoice::Point(120, 80)])?;
+    /// out.write_wavs("separated")?; // the clicked instrument and its residual
+    /// # Ok::<(), av_align::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Config`] for a class-conditioned model (it has no guide: use
     /// [`Self::from_dir`] and [`Self::with_model`]).
