@@ -2,7 +2,9 @@
 //! at 11 025 Hz), one source, end to end (STFT, warp, U-Net, synthesizer, unwarp, iSTFT) with
 //! the streamed preset's network (U-Net-7, ngf 8, K 16, ratio masks; issue 23 asks for at most
 //! 100 ms); and one training step of that preset (batch 8 mixtures of 2 sources, forward +
-//! backward + Adam, tensors prepared beforehand).
+//! backward + Adam, tensors prepared beforehand); and the shipped audio-guided model end to end
+//! (its MUSIC-11 guide's forward pass on the frame and the mixture, the projection, then the
+//! same separation).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -52,6 +54,15 @@ pub fn benches(c: &mut Criterion) {
             bench.iter(|| {
                 black_box(separate(&net, &mixer, &mixture, 11_025, &guidance, &device).expect("separate"))
             })
+        });
+
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/checkpoints/separation_audio_guided");
+        let guided =
+            av_align::inference::SeparationModel::from_dir_on(shipped, &device).expect("guided model");
+        let frame =
+            image::RgbImage::from_fn(256, 256, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+        group.bench_function(format!("{name}/one_source_6s_mixture_audio_guided_shipped"), |bench| {
+            bench.iter(|| black_box(guided.separate_guided(&mixture, &frame, 3).expect("separate")))
         });
 
         let ad = device.clone().autodiff();
