@@ -2,13 +2,14 @@
 
 use std::path::Path;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use image::RgbImage;
 use ndarray::Array2;
 
 use crate::error::{Error, Result};
 use crate::inference::hearing::Hearing;
 use crate::inference::inputs::InputSpec;
+use crate::model::to_vec;
 use crate::model::{AvFeatures, AvModel, LocalizeConfig};
 use crate::overlay::{overlay, save_png};
 use crate::preprocess::{AudioPreprocess, AudioWindow, frame_tensor, logmel_tensor, model_frame};
@@ -296,11 +297,4 @@ fn map_size(image: &RgbImage) -> [usize; 2] {
     let scale = f64::from(MAX_MAP_SIDE) / f64::from(long);
     let side = |x: u32| ((f64::from(x) * scale).round() as usize).max(1);
     [side(h), side(w)]
-}
-
-pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::Config(format!("cannot read a tensor back: {e:?}")))
 }

@@ -26,7 +26,7 @@
 mod guided_separation;
 mod hearing;
 mod inputs;
-pub(crate) mod localizer;
+mod localizer;
 mod separation_model;
 mod separator;
 

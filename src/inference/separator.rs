@@ -23,9 +23,10 @@ use image::RgbImage;
 use ndarray::Array2;
 
 use crate::error::{Error, Result};
-use crate::inference::localizer::{Localizer, to_vec};
+use crate::inference::localizer::Localizer;
 use crate::inference::separation_model::SeparationModel;
 use crate::model::MapSource;
+use crate::model::to_vec;
 
 /// Which source of a mixture to separate.
 #[derive(Debug, Clone, PartialEq)]

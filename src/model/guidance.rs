@@ -13,7 +13,7 @@ use av_alignment::{PoolNormalization, class_aware_pool};
 use burn::tensor::{Tensor, TensorData};
 
 use crate::error::{Error, Result};
-use crate::inference::localizer::to_vec;
+use crate::model::to_vec;
 use crate::model::{AvFeatures, AvModel, MapSource};
 
 /// The guide's output for one source (see the module documentation).

@@ -40,3 +40,11 @@ pub use guidance::ClassGuidance;
 pub use localize::{ClassMixing, Localization, LocalizeConfig, MapSource, alignment_maps, mix_classes};
 pub use network::{AvFeatures, AvModel, ClassEmbeddings};
 pub use objective::{Batch, LossValues, Method, ObjectiveConfig, Stage};
+
+/// A tensor's values as `f32`, row-major (for reading small results back to the host).
+pub(crate) fn to_vec<const D: usize>(t: burn::tensor::Tensor<D>) -> crate::error::Result<Vec<f32>> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| crate::error::Error::Config(format!("cannot read a tensor back: {e:?}")))
+}

@@ -155,7 +155,7 @@ impl AvModel {
         // A no-class training clip (no audio label: noise, hum, an instrument outside the
         // vocabulary) is no positive of the AVC task with its own frame.
         let sounding: Vec<bool> = if objective.unlabelled_clips_are_negatives {
-            let label_sums = crate::inference::localizer::to_vec(batch.labels_a.clone().sum_dim(1))?;
+            let label_sums = crate::model::to_vec(batch.labels_a.clone().sum_dim(1))?;
             label_sums.iter().map(|&s| s > 0.0).collect()
         } else {
             vec![true; n]

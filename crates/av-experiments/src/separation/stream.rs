@@ -503,7 +503,7 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
         ])
     };
     let test = match (&plan.guide, guide.as_mut()) {
-        (StreamGuide::Model { kind, projection_seed, .. }, Some(context)) => {
+        (StreamGuide::Model { kind, projection_seed, checkpoint }, Some(context)) => {
             calibrate_guide(context, *kind, plan, &data, out)?;
             let d = feature_width(context)?;
             let config = GuidedSeparatorConfig::new(
@@ -514,29 +514,12 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
             let model =
                 train_stream(plan, &data, &conditioner, &|d| Ok(config.init(d)?), &config, ctx, &|tmp| {
                     write_json(&tmp.join(GUIDE_STATS_FILE), &context.stats)?;
-                    copy_files(
-                        Path::new(checkpoint_of(&plan.guide)),
-                        &tmp.join(av_align::inference::GUIDE_DIR),
-                    )
+                    copy_files(Path::new(checkpoint), &tmp.join(av_align::inference::GUIDE_DIR))
                 })?;
             let grad_cam = Conditioner::Guide { context, kind: GuidanceKind::GradCam };
             let [test_in, test_unseen] = sets(frame_size)?;
-            let mut scored = Vec::new();
-            for set in [val, test_in, test_unseen] {
-                let mut rows = reference_rows(&set, &mixer)?;
-                rows.extend(score_stream(&model, &conditioner, &set, &as_refs(&readers), &ctx.device)?);
-                let cam_reader = Mixer::sound_of_pixels()?;
-                let cam = score_stream(
-                    &model,
-                    &grad_cam,
-                    &set,
-                    &[("Grad-CAM mask (untrained)", &cam_reader)],
-                    &ctx.device,
-                )?;
-                rows.extend(cam);
-                scored.push((set, rows));
-            }
-            scored
+            let splits = [val, test_in, test_unseen];
+            score_splits(&model, &conditioner, Some(&grad_cam), splits, &mixer, &readers, &ctx.device)?
         }
         _ => {
             let conditioner = Conditioner::Oracle { k: plan.net.channels };
@@ -545,13 +528,15 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
                     Ok(())
                 })?;
             let [test_in, test_unseen] = sets(None)?;
-            let mut scored = Vec::new();
-            for set in [val, test_in, test_unseen] {
-                let mut rows = reference_rows(&set, &mixer)?;
-                rows.extend(score_stream(&model, &conditioner, &set, &as_refs(&readers), &ctx.device)?);
-                scored.push((set, rows));
-            }
-            scored
+            score_splits(
+                &model,
+                &conditioner,
+                None,
+                [val, test_in, test_unseen],
+                &mixer,
+                &readers,
+                &ctx.device,
+            )?
         }
     };
     let state: StreamState = read_json(&out.join("model").join("state.json"))?;
@@ -566,6 +551,33 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
     let outcome = StreamOutcome { plan: plan.clone(), state, test: tables, samples_per_second };
     write_json(&out.join("metrics.json"), &outcome)?;
     Ok(outcome)
+}
+
+/// Per split: the mixture and ideal-mask rows, the model's rows (one per mask reader) and, for a
+/// guided run, the untrained Grad-CAM mask of its guide.
+#[allow(clippy::too_many_arguments)]
+fn score_splits<M: StreamNet>(
+    model: &M,
+    conditioner: &Conditioner<'_>,
+    grad_cam: Option<&Conditioner<'_>>,
+    splits: [EvalSet; 3],
+    mixer: &Mixer,
+    readers: &[(&'static str, Mixer)],
+    device: &Device,
+) -> Result<Vec<(EvalSet, Vec<SplitScores>)>> {
+    let cam_reader = Mixer::sound_of_pixels()?;
+    splits
+        .into_iter()
+        .map(|set| {
+            let mut rows = reference_rows(&set, mixer)?;
+            rows.extend(score_stream(model, conditioner, &set, &as_refs(readers), device)?);
+            if let Some(cam) = grad_cam {
+                let cam_rows = [("Grad-CAM mask (untrained)", &cam_reader)];
+                rows.extend(score_stream(model, cam, &set, &cam_rows, device)?);
+            }
+            Ok((set, rows))
+        })
+        .collect()
 }
 
 /// The data a streamed run trains and validates on.
@@ -607,7 +619,7 @@ fn calibrate_guide(
     let ids: Vec<Vec<String>> = specs.iter().map(|s| pair_ids(&s.id)).collect();
     let batch = BatchSources { examples: &refs, classes: &classes, ids: &ids, frames: data.frames };
     let raw = context.raw(batch, data.mixer, false)?;
-    context.calibrate(kind, &raw);
+    context.calibrate(kind, raw);
     write_json(&path, &context.stats)
 }
 
@@ -738,14 +750,6 @@ fn train_stream<M: StreamNet, C: burn::config::Config>(
         write_json(&tmp.join("state.json"), &state)
     })?;
     Ok(load_checkpoint_weights(init(device)?, &final_dir, "model")?)
-}
-
-/// The guide's model folder of a guided plan ("" for the oracle).
-fn checkpoint_of(guide: &StreamGuide) -> &str {
-    match guide {
-        StreamGuide::Model { checkpoint, .. } => checkpoint,
-        StreamGuide::OracleClass => "",
-    }
 }
 
 /// Copies the files (not subfolders) of `from` into a new folder `to`: a guided model folder

@@ -211,8 +211,8 @@ impl GuideContext {
     }
 
     /// Measures the per-channel statistics of `kind`'s vectors on `raw` and keeps them.
-    pub fn calibrate(&mut self, kind: GuidanceKind, raw: &[SourceGuidance]) {
-        self.stats = FeatureStats::of(raw.iter().map(|g| vector_of(kind, g)));
+    pub fn calibrate(&mut self, kind: GuidanceKind, mut raw: Vec<SourceGuidance>) {
+        self.stats = FeatureStats::of(raw.iter_mut().map(|g| vector_of(kind, g).as_slice()));
     }
 
     /// The guidance of every source index `n` of a batch (one [`Guidance`] per source index),
@@ -231,7 +231,7 @@ impl GuideContext {
         let mut raw = self.raw(batch, mixer, kind == GuidanceKind::GradCam)?;
         if kind != GuidanceKind::GradCam {
             for g in &mut raw {
-                standardise(kind, &self.stats, g);
+                self.stats.apply(vector_of(kind, g));
             }
         }
         let sources = batch.sources_per_mixture();
@@ -245,20 +245,12 @@ impl GuideContext {
     }
 }
 
-/// The raw vector a variant uses.
-fn vector_of(kind: GuidanceKind, g: &SourceGuidance) -> &[f32] {
+/// The raw vector a variant uses (the visual one for Visual, and for Grad-CAM, which uses none).
+fn vector_of(kind: GuidanceKind, g: &mut SourceGuidance) -> &mut Vec<f32> {
     match kind {
-        GuidanceKind::WholeFrame => &g.whole_frame,
-        GuidanceKind::Audio => &g.audio,
-        _ => &g.visual,
-    }
-}
-
-fn standardise(kind: GuidanceKind, stats: &FeatureStats, g: &mut SourceGuidance) {
-    match kind {
-        GuidanceKind::WholeFrame => stats.apply(&mut g.whole_frame),
-        GuidanceKind::Audio => stats.apply(&mut g.audio),
-        _ => stats.apply(&mut g.visual),
+        GuidanceKind::WholeFrame => &mut g.whole_frame,
+        GuidanceKind::Audio => &mut g.audio,
+        _ => &mut g.visual,
     }
 }
 
