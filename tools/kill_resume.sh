@@ -9,4 +9,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KILLS="${1:-25}"
-AV_KILL_RESUME_KILLS="$KILLS" cargo test -p av-experiments --test kill_resume -- --test-threads 1
+AV_KILL_RESUME_KILLS="$KILLS" cargo test -p av-experiments --test integration kill_resume:: -- --test-threads 1

@@ -62,7 +62,7 @@ def splitmix_uniform(seed, n):
 
 
 def long_case():
-    """The 2 x 65 280 case; mirrored by `long_case()` in tests/bss_eval_mir_eval.rs."""
+    """The 2 x 65 280 case; mirrored by `long_case()` in tests/integration/bss_eval_mir_eval.rs."""
     n = 65280
     t = np.arange(n, dtype=np.float64)
     sr = 11025.0

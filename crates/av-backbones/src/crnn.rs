@@ -3,7 +3,7 @@
 //! `:429-493` for `MobileCRNN`), the "CRNN pretrained on AudioSet" of the paper.
 //!
 //! **Parity-only.** This MobileCRNN reproduces the original code's network and is checked
-//! against PyTorch (`tests/parity_crnn.rs`), but the `av-align` model does not use it: the
+//! against PyTorch (`tests/integration/parity_crnn.rs`), but the `av-align` model does not use it: the
 //! coarse-to-fine model runs ResNet-18 trunks on both modalities, as the paper describes
 //! (`docs/reference_implementation.md` lists this choice). It is here for importing and
 //! comparing the official checkpoints.

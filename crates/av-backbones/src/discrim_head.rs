@@ -3,7 +3,7 @@
 //! `model/audioset_detector.py:436-516` for AudioSet).
 //!
 //! **Parity-only.** This DiscrimHead reproduces the original code's network and is checked
-//! against PyTorch (`tests/parity_crnn.rs`), but the `av-align` model does not use it: its AVC
+//! against PyTorch (`tests/integration/parity_crnn.rs`), but the `av-align` model does not use it: its AVC
 //! head is the two-layer MLP on pooled trunk features ([`crate::AvcMlp`]), on the ResNet-18
 //! trunks the paper describes (`docs/reference_implementation.md` lists this choice). It is here for importing and
 //! comparing the official checkpoints.

@@ -33,7 +33,7 @@
 //!   `n_fft ≥ T + L − 1` holds the whole linear convolution).
 //!
 //! # Accuracy
-//! Against mir_eval 0.8.2 (`tests/bss_eval_mir_eval.rs`): |Δ| ≤ 1.1e-8 dB on random and
+//! Against mir_eval 0.8.2 (`tests/integration/bss_eval_mir_eval.rs`): |Δ| ≤ 1.1e-8 dB on random and
 //! structured signals (2 and 3 sources, 300 to 65 280 samples, with and without the permutation
 //! search). When `G` is numerically singular (references with almost no energy in some band),
 //! mir_eval's own output depends on LAPACK rounding: replacing its LU solve by a Cholesky solve

@@ -1,5 +1,5 @@
 //! Unit tests of BSS-Eval against a naive time-domain implementation of the same definitions.
-//! (The comparison with mir_eval itself is `tests/bss_eval_mir_eval.rs`.)
+//! (The comparison with mir_eval itself is `tests/integration/bss_eval_mir_eval.rs`.)
 #![allow(clippy::needless_range_loop)]
 
 use super::permutation::next_permutation;

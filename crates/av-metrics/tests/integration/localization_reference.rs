@@ -4,9 +4,9 @@
 //! `tools/reference/make_metrics_fixtures.py`.
 //!
 //! Fixtures: `python tools/reference/make_metrics_fixtures.py` (pins in its header). Run:
-//! `cargo test -p av-metrics --test localization_reference -- --nocapture`.
+//! `cargo test -p av-metrics --test integration localization_reference:: -- --nocapture`.
 
-mod common;
+use crate::common;
 
 use av_metrics::class_aware::class_aware_ciou;
 use av_metrics::retrieval::Embeddings;
@@ -15,7 +15,7 @@ use av_metrics::{
     NormalizedBox, PixelBox, PredictionRule, Relevance, ScoreMap, ciou_auc, evaluate_class_aware,
     evaluate_localization, evaluate_retrieval, success_curve, success_rate, trapezoid_auc,
 };
-use common::Fixtures;
+use crate::common::Fixtures;
 
 #[test]
 fn auc_matches_sklearn() {

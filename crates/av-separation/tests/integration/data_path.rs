@@ -1,7 +1,7 @@
 //! The mix-and-separate data path: shapes, masks, reconstruction, typed errors, determinism.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use av_separation::{
     evaluate, oracle_estimates, pair_different_classes,
 };
 use burn::tensor::Device;
-use common::tone;
+use crate::common::tone;
 use ndarray::Array2;
 
 fn two_tones() -> Vec<Vec<f32>> {

@@ -2,14 +2,14 @@
 //! file, missing key, shape mismatch, unexpected tensors), the `.pth` path, and checkpoint
 //! round trips.
 
-mod common;
+use crate::common;
 
 use av_backbones::checkpoint::{load_checkpoint_config, load_checkpoint_weights, save_checkpoint};
 use av_backbones::weights::{ResNetImport, load_pytorch_state_dict, load_torchvision_resnet};
 use av_backbones::{BackboneError, ProjectionHeadConfig, ResNetConfig};
 use av_testkit::{tmp_dir, write_safetensors};
 use burn::tensor::{Device, Distribution, Tensor};
-use common::fixture;
+use crate::common::fixture;
 
 fn visual_weights() -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let fx = fixture("resnet_visual");

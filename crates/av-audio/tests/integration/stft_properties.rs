@@ -2,11 +2,11 @@
 //! Tolerances (issue #2): STFT within 1e-5 of the largest magnitude; reconstruction error
 //! <= 1e-5 absolute on signals in [-0.6, 0.6].
 
-mod common;
+use crate::common;
 
 use av_audio::{Istft, PadMode, Stft, StftConfig};
 use av_testkit::max_abs_diff;
-use common::{noise, signal};
+use crate::common::{noise, signal};
 
 /// Frame `t` of the centred, reflect-padded, Hann-windowed signal, transformed by the
 /// textbook O(n^2) DFT in f64.

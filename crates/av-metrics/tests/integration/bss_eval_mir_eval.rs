@@ -3,15 +3,15 @@
 //!
 //! Fixtures: `python tools/reference/make_metrics_fixtures.py` (pins in its header) writes
 //! `tests/fixtures/metrics_reference.safetensors`. Run:
-//! `cargo test -p av-metrics --test bss_eval_mir_eval -- --nocapture` (prints the max error).
+//! `cargo test -p av-metrics --test integration bss_eval_mir_eval:: -- --nocapture` (prints the max error).
 
 #![allow(clippy::needless_range_loop)]
 
-mod common;
+use crate::common;
 
 use av_metrics::rng::SplitMix64;
 use av_metrics::{BssEvalOptions, BssEvalResult, bss_eval_sources, bss_eval_with_mixture, mixture_baseline};
-use common::Fixtures;
+use crate::common::Fixtures;
 
 const TOLERANCE_DB: f64 = 0.01;
 

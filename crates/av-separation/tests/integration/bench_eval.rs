@@ -2,12 +2,12 @@
 //! the evaluation protocol with ideal masks.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 
 use av_separation::{MixOrigin, Mixer, evaluate, oracle_estimates};
-use common::{generator, test_clips};
+use crate::common::{generator, test_clips};
 
 #[test]
 fn bench_clips_pairs_and_ideal_mask_scores() {
@@ -65,7 +65,7 @@ fn bench_clips_pairs_and_ideal_mask_scores() {
 }
 
 /// Ideal-mask scores on more benchmark pairs, binary and ratio masks (the numbers of NOTES.md).
-/// `cargo test -p av-separation --test bench_eval -- --ignored --nocapture`
+/// `cargo test -p av-separation --test integration bench_eval:: -- --ignored --nocapture`
 #[test]
 #[ignore = "measurement, about 10 s"]
 fn measure_ideal_masks_on_benchmark_pairs() {

@@ -7,14 +7,14 @@
 //! a temporary `.safetensors` file and import through the same code path a user's torchvision
 //! file takes. Tolerance: max abs error <= 1e-4 x max |reference output|.
 
-mod common;
+use crate::common;
 
 use av_backbones::weights::{ResNetImport, ResNetNaming, load_pytorch_state_dict, load_torchvision_resnet};
 use av_backbones::{
     AvcMlpConfig, ClassifierHeadConfig, ProjectionHeadConfig, ResNetConfig, SopVisualNetConfig, UnetConfig,
 };
 use burn::tensor::{Device, Tensor};
-use common::{TOL, fixture, weights_file};
+use crate::common::{TOL, fixture, weights_file};
 
 fn devices() -> [(&'static str, Device); 2] {
     [("eval", Device::flex()), ("train", Device::flex().autodiff())]

@@ -9,7 +9,7 @@
 //! write to a temporary `.safetensors` file and import with the crate's key remap tables.
 //! Tolerance: max abs error <= 1e-4 x max |reference output|.
 
-mod common;
+use crate::common;
 
 use av_backbones::weights::load_pytorch_state_dict;
 use av_backbones::{
@@ -17,7 +17,7 @@ use av_backbones::{
     MOBILECRNN_KEY_REMAPS,
 };
 use burn::tensor::{Device, Distribution, Tensor};
-use common::{TOL, fixture, weights_file};
+use crate::common::{TOL, fixture, weights_file};
 
 fn devices() -> [(&'static str, Device); 2] {
     [("eval", Device::flex()), ("train", Device::flex().autodiff())]

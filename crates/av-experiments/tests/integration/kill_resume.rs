@@ -76,7 +76,7 @@ fn zz_child_process_trains_when_asked() {
 
 fn child(mode: &str, dir: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "zz_child_process_trains_when_asked", "--test-threads", "1"])
+        .args(["--exact", "kill_resume::zz_child_process_trains_when_asked", "--test-threads", "1"])
         .env(CHILD_ENV, format!("{mode}:{}", dir.display()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -2,7 +2,7 @@
 //! model overfitting one mixture, inference to WAV.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use av_separation::{
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use common::tone;
+use crate::common::tone;
 
 fn example() -> av_separation::MixExample {
     Mixer::sound_of_pixels()

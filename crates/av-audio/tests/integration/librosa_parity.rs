@@ -6,14 +6,14 @@
 //! <= 1e-5 relative to the largest magnitude; iSTFT <= 1e-5 absolute; filterbanks <= 1e-6
 //! relative to the largest weight; warp <= 1e-5 absolute.
 
-mod common;
+use crate::common;
 
 use av_audio::{
     FreqWarp, Istft, LogMelConfig, LogMelExtractor, MelConfig, MelFilterbank, MelNorm, MelScale, Stft,
     StftConfig,
 };
 use av_testkit::max_abs_diff;
-use common::{fixtures, signal};
+use crate::common::{fixtures, signal};
 use ndarray::Array2;
 
 #[test]

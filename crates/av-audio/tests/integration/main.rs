@@ -1,0 +1,8 @@
+//! All of this crate's integration tests, linked into one binary (one link instead of one per file:
+//! less build time and disk in CI). Each module was its own test file; fixtures stay in `tests/fixtures`.
+
+mod common;
+mod decode_and_errors;
+mod fuzz_decode;
+mod librosa_parity;
+mod stft_properties;
