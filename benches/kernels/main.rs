@@ -6,6 +6,7 @@
 mod audio;
 mod backbones;
 mod conv;
+mod conv_method;
 mod metrics;
 mod model;
 mod separation;
@@ -16,6 +17,7 @@ criterion::criterion_group!(
     metrics::benches,
     backbones::benches,
     conv::benches,
+    conv_method::benches,
     model::benches,
     model::loader_benches,
     separation::benches

@@ -6,7 +6,9 @@
 //! machine. This crate lowers each image once (`im2col`), multiplies with faer's packed GEMM and
 //! writes the gradients as two more GEMMs (`col2im(W^T dY)` and `sum_n dY_n col(X_n)^T`).
 //!
-//! * [`conv`]: the kernels on plain `f32` slices (NCHW), no Burn involved.
+//! * [`conv`]: the kernels on plain `f32` slices (NCHW), no Burn involved: lowered to GEMMs, or,
+//!   for the stems and narrow stride-1 layers, a direct convolution in AVX2 registers without a
+//!   lowered matrix ([`conv::ConvMethod`] says which, by a measured rule).
 //! * [`ConvKernels`]: the backend extension. On flex (f32, one group, symmetric padding) it runs
 //!   [`conv`]; everywhere else, and for every other case, it calls Burn's own `conv2d` and
 //!   gradients, so a model that uses it runs unchanged on WGPU, CUDA and ndarray. Its autodiff

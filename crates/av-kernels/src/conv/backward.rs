@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::gemm::{gemm, view, view_mut};
 use super::im2col::{col2im_add_rows, im2col_rows};
 use super::scratch::with_col;
-use super::{ConvGeometry, row_bands, split_over_images, tile_rows};
+use super::{ConvGeometry, ConvMethod, ConvPass, direct, row_bands, split_over_images, tile_rows};
 use crate::KernelError;
 
 /// Gradient of `conv2d(x, weight)` with respect to `x`, given the output gradient.
@@ -16,8 +16,25 @@ use crate::KernelError;
 /// # Errors
 /// [`KernelError::BufferLength`] when a slice does not match the geometry.
 pub fn conv2d_input_grad(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Result<Vec<f32>, KernelError> {
+    conv2d_input_grad_using(ConvMethod::choose(g, ConvPass::InputGrad), g, grad, weight)
+}
+
+/// [`conv2d_input_grad`] by a given method (for benchmarks and parity tests).
+///
+/// # Errors
+/// As [`conv2d_input_grad`], and [`KernelError::Geometry`] when `method` cannot take `g`
+/// ([`ConvMethod::direct_unsupported`]).
+pub fn conv2d_input_grad_using(
+    method: ConvMethod,
+    g: &ConvGeometry,
+    grad: &[f32],
+    weight: &[f32],
+) -> Result<Vec<f32>, KernelError> {
     g.check_len("grad", g.batch * g.out_image_len(), grad.len())?;
     g.check_len("weight", g.weight_len(), weight.len())?;
+    if method == ConvMethod::Direct {
+        return direct::input_grad(g, grad, weight);
+    }
     let (k, p, o) = (g.col_rows(), g.out_positions(), g.out_channels);
     let mut dx = vec![0.0f32; g.batch * g.image_len()];
     let w_t = view(weight, o, k).transpose();
@@ -58,8 +75,28 @@ pub fn conv2d_input_grad(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Resu
 /// # Errors
 /// [`KernelError::BufferLength`] when a slice does not match the geometry.
 pub fn conv2d_weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Result<Vec<f32>, KernelError> {
+    conv2d_weight_grad_using(ConvMethod::choose(g, ConvPass::WeightGrad), g, x, grad)
+}
+
+/// [`conv2d_weight_grad`] by a given method (for benchmarks and parity tests).
+///
+/// # Errors
+/// As [`conv2d_weight_grad`], and [`KernelError::Geometry`] when `method` cannot take `g`
+/// ([`ConvMethod::direct_unsupported`]).
+pub fn conv2d_weight_grad_using(
+    method: ConvMethod,
+    g: &ConvGeometry,
+    x: &[f32],
+    grad: &[f32],
+) -> Result<Vec<f32>, KernelError> {
     g.check_len("x", g.batch * g.image_len(), x.len())?;
     g.check_len("grad", g.batch * g.out_image_len(), grad.len())?;
+    if method == ConvMethod::Direct {
+        if let Some(why) = ConvMethod::direct_unsupported(g, ConvPass::WeightGrad) {
+            return Err(KernelError::Geometry(why));
+        }
+        return Ok(direct::weight_grad(g, x, grad));
+    }
     let (k, p, o) = (g.col_rows(), g.out_positions(), g.out_channels);
     // Images [start, end) summed into `dw` (overwritten first).
     let partial = |start: usize, end: usize, dw: &mut [f32], threads: usize| {

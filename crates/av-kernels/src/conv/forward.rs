@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use super::gemm::{gemm, view, view_mut};
 use super::im2col::im2col_rows;
 use super::scratch::with_col;
-use super::{ConvGeometry, row_bands, split_over_images, tile_rows};
+use super::{ConvGeometry, ConvMethod, ConvPass, direct, row_bands, split_over_images, tile_rows};
 use crate::KernelError;
 
 /// `y = conv2d(x, weight)` without bias.
@@ -17,8 +17,28 @@ use crate::KernelError;
 /// # Errors
 /// [`KernelError::BufferLength`] when a slice does not match the geometry.
 pub fn conv2d_forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Result<Vec<f32>, KernelError> {
+    conv2d_forward_using(ConvMethod::choose(g, ConvPass::Forward), g, x, weight)
+}
+
+/// [`conv2d_forward`] by a given method (for benchmarks and parity tests).
+///
+/// # Errors
+/// As [`conv2d_forward`], and [`KernelError::Geometry`] when `method` cannot take `g`
+/// ([`ConvMethod::direct_unsupported`]).
+pub fn conv2d_forward_using(
+    method: ConvMethod,
+    g: &ConvGeometry,
+    x: &[f32],
+    weight: &[f32],
+) -> Result<Vec<f32>, KernelError> {
     g.check_len("x", g.batch * g.image_len(), x.len())?;
     g.check_len("weight", g.weight_len(), weight.len())?;
+    if method == ConvMethod::Direct {
+        if let Some(why) = ConvMethod::direct_unsupported(g, ConvPass::Forward) {
+            return Err(KernelError::Geometry(why));
+        }
+        return Ok(direct::forward(g, x, weight));
+    }
     let (k, p, o) = (g.col_rows(), g.out_positions(), g.out_channels);
     let mut y = vec![0.0f32; g.batch * g.out_image_len()];
     let w = view(weight, o, k);

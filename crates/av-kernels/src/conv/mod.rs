@@ -8,10 +8,12 @@
 //! narrow layer (under 32 output channels, where the lowering rather than the GEMM is the cost)
 //! is lowered one band of output rows at a time, so each band stays in cache for its GEMM.
 //! Work is split over images when the batch fills the rayon pool, else the GEMM itself runs
-//! on all threads. These functions never touch Burn; [`crate::ConvKernels`] routes Burn's
-//! tensors to them.
+//! on all threads. Narrow layers can instead run [`ConvMethod::Direct`], a direct convolution
+//! without any lowered matrix ([`direct`]); [`ConvMethod::choose`] is the measured rule. These
+//! functions never touch Burn; [`crate::ConvKernels`] routes Burn's tensors to them.
 
 mod backward;
+mod direct;
 mod forward;
 mod gemm;
 mod geometry;
@@ -20,9 +22,76 @@ mod im2col;
 mod reference;
 mod scratch;
 
-pub use backward::{conv2d_input_grad, conv2d_weight_grad};
-pub use forward::conv2d_forward;
+pub use backward::{conv2d_input_grad, conv2d_input_grad_using, conv2d_weight_grad, conv2d_weight_grad_using};
+pub use forward::{conv2d_forward, conv2d_forward_using};
 pub use geometry::ConvGeometry;
+
+/// The three passes of a convolution, each of which picks its own [`ConvMethod`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvPass {
+    /// `y = conv2d(x, w)`.
+    Forward,
+    /// `dx` from `dy` and `w`.
+    InputGrad,
+    /// `dw` from `x` and `dy`.
+    WeightGrad,
+}
+
+/// How a pass of a convolution is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvMethod {
+    /// Lowered to faer GEMMs (`im2col` / `col2im`, banded for narrow layers). Takes every
+    /// geometry.
+    Lowered,
+    /// The direct kernels: dilation 1, channels on the output side of the pass a multiple of 4
+    /// (for the input gradient also stride 1 and padding below the kernel size).
+    Direct,
+}
+
+/// Kernels at least this large (the 7x7 stems) go direct in the forward pass, and in the weight
+/// gradient when narrow: their lowered matrix is `kh kw` = 49 copies of the input (measured:
+/// forward 0.29-0.36x the lowered time for 8 output channels, 0.8x for the paper's 64; weight
+/// gradient 0.84-0.89x for 8 channels but slower for 64; `docs/performance.md`).
+pub const DIRECT_MIN_KERNEL_AREA: usize = 25;
+
+/// Stride-1 layers with at most this many channels on the output side of the pass (output
+/// channels for the forward pass, input channels for the input gradient) go direct (measured on
+/// the compact trunks: 0.57-1.13x the lowered time, 0.80x summed; wider layers 0.9-1.7x).
+pub const DIRECT_MAX_CHANNELS: usize = 16;
+
+impl ConvMethod {
+    /// The method the plain entry points ([`conv2d_forward`], ...) use for `pass` of `g`, a
+    /// rule read off the per-layer timings of `cargo bench --bench kernels -- conv_method/`:
+    /// [`ConvMethod::Direct`] where the direct kernels take the pass and it is the forward
+    /// pass of a kernel of at least [`DIRECT_MIN_KERNEL_AREA`] taps, the weight gradient of
+    /// such a kernel with at most [`DIRECT_MAX_CHANNELS`] output channels, or the forward pass
+    /// or input gradient of a stride-1 layer with at most [`DIRECT_MAX_CHANNELS`] channels on
+    /// its output side (the direct weight gradient of 3x3 layers measured 1.3-5.7x slower, so
+    /// it stays lowered); [`ConvMethod::Lowered`] everywhere else, 1x1 stride-1 layers included
+    /// (they need no lowering).
+    pub fn choose(g: &ConvGeometry, pass: ConvPass) -> Self {
+        if g.is_pointwise() || Self::direct_unsupported(g, pass).is_some() {
+            return Self::Lowered;
+        }
+        let large = g.kernel[0] * g.kernel[1] >= DIRECT_MIN_KERNEL_AREA;
+        let narrow = |channels: usize| channels <= DIRECT_MAX_CHANNELS;
+        let stride1 = g.stride == [1, 1];
+        let direct = match pass {
+            ConvPass::Forward => large || (stride1 && narrow(g.out_channels)),
+            ConvPass::InputGrad => stride1 && narrow(g.in_channels),
+            ConvPass::WeightGrad => large && narrow(g.out_channels),
+        };
+        if direct { Self::Direct } else { Self::Lowered }
+    }
+
+    /// Why [`ConvMethod::Direct`] cannot compute `pass` of `g`, if it cannot.
+    pub fn direct_unsupported(g: &ConvGeometry, pass: ConvPass) -> Option<String> {
+        match pass {
+            ConvPass::Forward | ConvPass::WeightGrad => direct::unsupported(g),
+            ConvPass::InputGrad => direct::input_grad_geometry(g).err(),
+        }
+    }
+}
 
 /// How to spread a batch over the rayon pool: over images (each GEMM on one thread) when there
 /// are enough of them to keep every thread busy, else one image at a time with threaded GEMMs.

@@ -1,0 +1,120 @@
+//! The direct weight gradient: for each tap and block of `OB` output channels, the products of
+//! the output gradient and the tap's input segments, accumulated `8 V8` columns at a time.
+
+use rayon::prelude::*;
+
+use super::dispatch::{Kernel, Lanes, dispatch};
+use super::layout::{Layout, round_up};
+use super::{Blocking, padded_batch};
+use crate::conv::ConvGeometry;
+
+/// `dW = sum_n dY_n * X_n` for a geometry the direct kernels take ([`super::check`]).
+pub(crate) fn weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Vec<f32> {
+    match Blocking::for_outputs(g.out_channels, g.output[1]) {
+        Blocking::Wide => weight_grad_with::<4, 2>(g, x, grad),
+        Blocking::Narrow8 => weight_grad_with::<8, 1>(g, x, grad),
+        Blocking::Narrow4 => weight_grad_with::<4, 1>(g, x, grad),
+    }
+}
+
+/// Accumulators of `OB` channels x `V8` vectors of 8 columns.
+fn weight_grad_with<const OB: usize, const V8: usize>(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Vec<f32> {
+    let layout = Layout::new(g, 8 * V8);
+    let xp = padded_batch(g, &layout, x);
+    let offsets = layout.tap_offsets(g);
+    let [ho, wo] = g.output;
+    let wo_r = round_up(wo, 8 * V8);
+    // One partial sum per group of images, then their sum.
+    let groups = rayon::current_num_threads().clamp(1, g.batch);
+    let per = g.batch.div_ceil(groups);
+    let dy_image_len = g.out_channels * ho * wo_r;
+    let mut parts = vec![0.0f32; groups * g.weight_len()];
+    parts.par_chunks_mut(g.weight_len()).enumerate().for_each(|(t, dw)| {
+        let images = (t * per).min(g.batch)..((t + 1) * per).min(g.batch);
+        // The output gradients of these images with rows padded to whole vectors: [n, O, Ho, Wo_r].
+        let mut dyp = vec![0.0f32; images.len() * dy_image_len];
+        let dy = &grad[images.start * g.out_image_len()..images.end * g.out_image_len()];
+        for (dst, src) in dyp.chunks_exact_mut(wo_r).zip(dy.chunks_exact(wo)) {
+            dst[..wo].copy_from_slice(src);
+        }
+        for b in 0..g.out_channels / OB {
+            dispatch(TapSums::<OB, V8> {
+                g,
+                offsets: &offsets,
+                row_step: layout.row_step(g),
+                xp: &xp[images.start * layout.image_len()..images.end * layout.image_len()],
+                image_len: layout.image_len(),
+                dy: &dyp,
+                dy_image_len,
+                block: b,
+                dw: &mut dw[b * OB * g.col_rows()..(b + 1) * OB * g.col_rows()],
+            });
+        }
+    });
+    let (first, rest) = parts.split_at_mut(g.weight_len());
+    for other in rest.chunks_exact(g.weight_len()) {
+        for (a, b) in first.iter_mut().zip(other) {
+            *a += *b;
+        }
+    }
+    parts.truncate(g.weight_len());
+    parts
+}
+
+/// A group of images' contribution to the weight gradient of one block of output channels.
+struct TapSums<'a, const OB: usize, const V8: usize> {
+    g: &'a ConvGeometry,
+    /// [`Layout::tap_offsets`].
+    offsets: &'a [usize],
+    /// [`Layout::row_step`].
+    row_step: usize,
+    /// The images, padded ([`Layout`]).
+    xp: &'a [f32],
+    /// Elements of one padded image.
+    image_len: usize,
+    /// The images' output gradients, rows padded with zeros: `[n, O, Ho, Wo_r]`.
+    dy: &'a [f32],
+    /// Elements of one image's padded output gradient.
+    dy_image_len: usize,
+    /// Which block of `OB` output channels.
+    block: usize,
+    /// This block's weight gradient, `[OB, C kh kw]`, added to.
+    dw: &'a mut [f32],
+}
+
+impl<const OB: usize, const V8: usize> Kernel for TapSums<'_, OB, V8> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<L: Lanes>(self, lanes: L) {
+        let [ho, wo] = self.g.output;
+        let (taps, wo_r) = (self.g.col_rows(), round_up(wo, 8 * V8));
+        let images = self.xp.len() / self.image_len.max(1);
+        for (t, &off) in self.offsets.iter().enumerate() {
+            let mut acc = [[lanes.zero(); V8]; OB];
+            for n in 0..images {
+                let (xp_n, dy_n) = (n * self.image_len + off, (n * self.dy_image_len) + self.block * OB * ho * wo_r);
+                for oh in 0..ho {
+                    let base = xp_n + oh * self.row_step;
+                    for ow0 in (0..wo_r).step_by(8 * V8) {
+                        let mut xv = [lanes.zero(); V8];
+                        for (k, v) in xv.iter_mut().enumerate() {
+                            *v = lanes.load(self.xp[base + ow0 + 8 * k..].first_chunk().expect("layout reach"));
+                        }
+                        for (q, lane) in acc.iter_mut().enumerate() {
+                            let at = dy_n + (q * ho + oh) * wo_r + ow0;
+                            for (k, (a, v)) in lane.iter_mut().zip(&xv).enumerate() {
+                                let d = lanes.load(self.dy[at + 8 * k..].first_chunk().expect("padded rows"));
+                                *a = lanes.madd(d, *v, *a);
+                            }
+                        }
+                    }
+                }
+            }
+            for (q, lane) in acc.iter().enumerate() {
+                let sum: f32 = lane.iter().map(|v| lanes.store(*v).iter().sum::<f32>()).sum();
+                self.dw[q * taps + t] += sum;
+            }
+        }
+    }
+}
