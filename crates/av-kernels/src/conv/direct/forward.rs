@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::dispatch::{Kernel, Lanes, dispatch};
 use super::layout::{Layout, round_up};
-use super::{Blocking, padded_batch};
+use super::{Blocking, with_padded_batch};
 use crate::conv::ConvGeometry;
 
 /// `y = conv2d(x, weight)` for a geometry the direct kernels take ([`super::check`]).
@@ -20,33 +20,34 @@ pub(crate) fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
 /// Tiles of `OB` channels x `V8` vectors of 8 columns.
 fn forward_with<const OB: usize, const V8: usize>(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let layout = Layout::new(g, 8 * V8);
-    let xp = padded_batch(g, &layout, x);
-    let taps = g.col_rows();
-    // Weights of each block of OB output channels, tap-major: [O / OB][C kh kw][OB].
-    let mut packed = vec![0.0f32; g.weight_len()];
-    for (b, block) in packed.chunks_exact_mut(taps * OB).enumerate() {
-        for (t, lanes) in block.chunks_exact_mut(OB).enumerate() {
-            for (q, lane) in lanes.iter_mut().enumerate() {
-                *lane = weight[(b * OB + q) * taps + t];
+    with_padded_batch(g, &layout, x, |xp| {
+        let taps = g.col_rows();
+        // Weights of each block of OB output channels, tap-major: [O / OB][C kh kw][OB].
+        let mut packed = vec![0.0f32; g.weight_len()];
+        for (b, block) in packed.chunks_exact_mut(taps * OB).enumerate() {
+            for (t, lanes) in block.chunks_exact_mut(OB).enumerate() {
+                for (q, lane) in lanes.iter_mut().enumerate() {
+                    *lane = weight[(b * OB + q) * taps + t];
+                }
             }
         }
-    }
-    let offsets = layout.tap_offsets(g);
-    let [ho, wo] = g.output;
-    let blocks = g.out_channels / OB;
-    let mut y = vec![0.0f32; g.batch * g.out_image_len()];
-    y.par_chunks_mut(OB * ho * wo).enumerate().for_each(|(unit, y_block)| {
-        let (n, b) = (unit / blocks, unit % blocks);
-        dispatch(Tiles::<OB, V8> {
-            g,
-            offsets: &offsets,
-            row_step: layout.row_step(g),
-            xp: &xp[n * layout.image_len()..(n + 1) * layout.image_len()],
-            weights: &packed[b * taps * OB..(b + 1) * taps * OB],
-            y: y_block,
+        let offsets = layout.tap_offsets(g);
+        let [ho, wo] = g.output;
+        let blocks = g.out_channels / OB;
+        let mut y = vec![0.0f32; g.batch * g.out_image_len()];
+        y.par_chunks_mut(OB * ho * wo).enumerate().for_each(|(unit, y_block)| {
+            let (n, b) = (unit / blocks, unit % blocks);
+            dispatch(Tiles::<OB, V8> {
+                g,
+                offsets: &offsets,
+                row_step: layout.row_step(g),
+                xp: &xp[n * layout.image_len()..(n + 1) * layout.image_len()],
+                weights: &packed[b * taps * OB..(b + 1) * taps * OB],
+                y: y_block,
+            });
         });
-    });
-    y
+        y
+    })
 }
 
 /// Every output tile of one image and one block of output channels.

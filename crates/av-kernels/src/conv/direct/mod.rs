@@ -110,11 +110,13 @@ pub(crate) fn input_grad(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> Resu
     Ok(forward(&t, grad, &flipped))
 }
 
-/// The whole batch `x` (`[N, C, H, W]`) in the padded layout, one image per rayon task.
-fn padded_batch(g: &ConvGeometry, layout: &Layout, x: &[f32]) -> Vec<f32> {
-    let mut xp = vec![0.0f32; g.batch * layout.image_len()];
-    xp.par_chunks_mut(layout.image_len())
-        .zip(x.par_chunks(g.image_len()))
-        .for_each(|(dst, x_n)| layout.fill(g, x_n, dst));
-    xp
+/// Runs `f` on the whole batch `x` (`[N, C, H, W]`) in the padded layout, filled one image per
+/// rayon task into this thread's scratch buffer (reused across calls, as the lowered path's).
+fn with_padded_batch<R>(g: &ConvGeometry, layout: &Layout, x: &[f32], f: impl FnOnce(&[f32]) -> R) -> R {
+    super::scratch::with_col(g.batch * layout.image_len(), |xp| {
+        xp.par_chunks_mut(layout.image_len())
+            .zip(x.par_chunks(g.image_len()))
+            .for_each(|(dst, x_n)| layout.fill(g, x_n, dst));
+        f(xp)
+    })
 }

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::dispatch::{Kernel, Lanes, dispatch};
 use super::layout::{Layout, round_up};
-use super::{Blocking, padded_batch};
+use super::{Blocking, with_padded_batch};
 use crate::conv::ConvGeometry;
 
 /// `dW = sum_n dY_n * X_n` for a geometry the direct kernels take ([`super::check`]).
@@ -20,45 +20,55 @@ pub(crate) fn weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Vec<f32>
 /// Accumulators of `OB` channels x `V8` vectors of 8 columns.
 fn weight_grad_with<const OB: usize, const V8: usize>(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Vec<f32> {
     let layout = Layout::new(g, 8 * V8);
-    let xp = padded_batch(g, &layout, x);
-    let offsets = layout.tap_offsets(g);
-    let [ho, wo] = g.output;
-    let wo_r = round_up(wo, 8 * V8);
-    // One partial sum per group of images, then their sum.
-    let groups = rayon::current_num_threads().clamp(1, g.batch);
-    let per = g.batch.div_ceil(groups);
-    let dy_image_len = g.out_channels * ho * wo_r;
-    let mut parts = vec![0.0f32; groups * g.weight_len()];
-    parts.par_chunks_mut(g.weight_len()).enumerate().for_each(|(t, dw)| {
-        let images = (t * per).min(g.batch)..((t + 1) * per).min(g.batch);
-        // The output gradients of these images with rows padded to whole vectors: [n, O, Ho, Wo_r].
-        let mut dyp = vec![0.0f32; images.len() * dy_image_len];
-        let dy = &grad[images.start * g.out_image_len()..images.end * g.out_image_len()];
-        for (dst, src) in dyp.chunks_exact_mut(wo_r).zip(dy.chunks_exact(wo)) {
-            dst[..wo].copy_from_slice(src);
+    with_padded_batch(g, &layout, x, |xp| {
+        let offsets = layout.tap_offsets(g);
+        let [ho, wo] = g.output;
+        let wo_r = round_up(wo, 8 * V8);
+        // One partial sum per group of images, then their sum.
+        let groups = rayon::current_num_threads().clamp(1, g.batch);
+        let per = g.batch.div_ceil(groups);
+        let dy_image_len = g.out_channels * ho * wo_r;
+        let mut parts = vec![0.0f32; groups * g.weight_len()];
+        parts.par_chunks_mut(g.weight_len()).enumerate().for_each(|(t, dw)| {
+            let images = (t * per).min(g.batch)..((t + 1) * per).min(g.batch);
+            // The output gradients of these images with rows padded to whole vectors, [n, O,
+            // Ho, Wo_r]: the gradient itself when its rows already are (the stems' 64 and 32
+            // columns).
+            let dy = &grad[images.start * g.out_image_len()..images.end * g.out_image_len()];
+            let padded;
+            let dyp = if wo == wo_r {
+                dy
+            } else {
+                let mut rows = vec![0.0f32; images.len() * dy_image_len];
+                for (dst, src) in rows.chunks_exact_mut(wo_r).zip(dy.chunks_exact(wo)) {
+                    dst[..wo].copy_from_slice(src);
+                }
+                padded = rows;
+                &padded[..]
+            };
+            for b in 0..g.out_channels / OB {
+                dispatch(TapSums::<OB, V8> {
+                    g,
+                    offsets: &offsets,
+                    row_step: layout.row_step(g),
+                    xp: &xp[images.start * layout.image_len()..images.end * layout.image_len()],
+                    image_len: layout.image_len(),
+                    dy: dyp,
+                    dy_image_len,
+                    block: b,
+                    dw: &mut dw[b * OB * g.col_rows()..(b + 1) * OB * g.col_rows()],
+                });
+            }
+        });
+        let (first, rest) = parts.split_at_mut(g.weight_len());
+        for other in rest.chunks_exact(g.weight_len()) {
+            for (a, b) in first.iter_mut().zip(other) {
+                *a += *b;
+            }
         }
-        for b in 0..g.out_channels / OB {
-            dispatch(TapSums::<OB, V8> {
-                g,
-                offsets: &offsets,
-                row_step: layout.row_step(g),
-                xp: &xp[images.start * layout.image_len()..images.end * layout.image_len()],
-                image_len: layout.image_len(),
-                dy: &dyp,
-                dy_image_len,
-                block: b,
-                dw: &mut dw[b * OB * g.col_rows()..(b + 1) * OB * g.col_rows()],
-            });
-        }
-    });
-    let (first, rest) = parts.split_at_mut(g.weight_len());
-    for other in rest.chunks_exact(g.weight_len()) {
-        for (a, b) in first.iter_mut().zip(other) {
-            *a += *b;
-        }
-    }
-    parts.truncate(g.weight_len());
-    parts
+        parts.truncate(g.weight_len());
+        parts
+    })
 }
 
 /// A group of images' contribution to the weight gradient of one block of output channels.
