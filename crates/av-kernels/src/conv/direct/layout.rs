@@ -75,10 +75,22 @@ impl Layout {
                 }
                 let src = &x[(c * h + ih as usize) * w..(c * h + ih as usize + 1) * w];
                 for (f, dst) in row.chunks_exact_mut(self.row_len).enumerate() {
-                    for (k, d) in dst.iter_mut().enumerate() {
-                        // Padded column k S + f is input column k S + f - p_w.
-                        let iw = (k * s + f) as isize - pw as isize;
-                        *d = if iw >= 0 && iw < w as isize { src[iw as usize] } else { 0.0 };
+                    // Element k is padded column k S + f, input column k S + f - p_w: inside the
+                    // image for k in lo..hi, zero outside.
+                    let lo = pw.saturating_sub(f).div_ceil(s).min(self.row_len);
+                    let hi = (w + pw).saturating_sub(f).div_ceil(s).clamp(lo, self.row_len);
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    if lo == hi {
+                        continue;
+                    }
+                    let first = lo * s + f - pw;
+                    if s == 1 {
+                        dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+                    } else {
+                        for (d, v) in dst[lo..hi].iter_mut().zip(src[first..].iter().step_by(s)) {
+                            *d = *v;
+                        }
                     }
                 }
             }
