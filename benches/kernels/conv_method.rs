@@ -7,7 +7,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use av_kernels::conv::{
-    ConvGeometry, ConvMethod, ConvPass, conv2d_forward_using, conv2d_input_grad_using, conv2d_weight_grad_using,
+    ConvGeometry, ConvMethod, ConvPass, conv2d_forward_using, conv2d_input_grad_using,
+    conv2d_weight_grad_using,
 };
 use criterion::Criterion;
 
@@ -41,7 +42,9 @@ pub fn benches(c: &mut Criterion) {
         let x = signal(g.batch * g.image_len(), 1);
         let w = signal(g.weight_len(), 2);
         let dy = signal(g.batch * g.out_image_len(), 3);
-        for (pass, tag) in [(ConvPass::Forward, "fwd"), (ConvPass::InputGrad, "dx"), (ConvPass::WeightGrad, "dw")] {
+        for (pass, tag) in
+            [(ConvPass::Forward, "fwd"), (ConvPass::InputGrad, "dx"), (ConvPass::WeightGrad, "dw")]
+        {
             for (method, label) in [(ConvMethod::Lowered, "lowered"), (ConvMethod::Direct, "direct")] {
                 if method == ConvMethod::Direct && ConvMethod::direct_unsupported(&g, pass).is_some() {
                     continue;

@@ -1,8 +1,8 @@
 //! All of this crate's integration tests, linked into one binary (one link instead of one per file:
 //! less build time and disk in CI). Each module was its own test file; fixtures stay in `tests/fixtures`.
 
-mod common;
 mod bad_inputs;
+mod common;
 mod inference;
 mod learning;
 mod model;

@@ -8,12 +8,12 @@
 
 use crate::common;
 
+use crate::common::{fixtures, signal};
 use av_audio::{
     FreqWarp, Istft, LogMelConfig, LogMelExtractor, MelConfig, MelFilterbank, MelNorm, MelScale, Stft,
     StftConfig,
 };
 use av_testkit::max_abs_diff;
-use crate::common::{fixtures, signal};
 use ndarray::Array2;
 
 #[test]

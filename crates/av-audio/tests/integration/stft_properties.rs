@@ -4,9 +4,9 @@
 
 use crate::common;
 
+use crate::common::{noise, signal};
 use av_audio::{Istft, PadMode, Stft, StftConfig};
 use av_testkit::max_abs_diff;
-use crate::common::{noise, signal};
 
 /// Frame `t` of the centred, reflect-padded, Hann-windowed signal, transformed by the
 /// textbook O(n^2) DFT in f64.

@@ -9,12 +9,12 @@
 
 use crate::common;
 
+use crate::common::{TOL, fixture, weights_file};
 use av_backbones::weights::{ResNetImport, ResNetNaming, load_pytorch_state_dict, load_torchvision_resnet};
 use av_backbones::{
     AvcMlpConfig, ClassifierHeadConfig, ProjectionHeadConfig, ResNetConfig, SopVisualNetConfig, UnetConfig,
 };
 use burn::tensor::{Device, Tensor};
-use crate::common::{TOL, fixture, weights_file};
 
 fn devices() -> [(&'static str, Device); 2] {
     [("eval", Device::flex()), ("train", Device::flex().autodiff())]

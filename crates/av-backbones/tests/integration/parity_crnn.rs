@@ -11,13 +11,13 @@
 
 use crate::common;
 
+use crate::common::{TOL, fixture, weights_file};
 use av_backbones::weights::load_pytorch_state_dict;
 use av_backbones::{
     AudioPooling, BackboneError, CrnnConfig, DISCRIM_HEAD_KEY_REMAPS, DiscrimHeadConfig,
     MOBILECRNN_KEY_REMAPS,
 };
 use burn::tensor::{Device, Distribution, Tensor};
-use crate::common::{TOL, fixture, weights_file};
 
 fn devices() -> [(&'static str, Device); 2] {
     [("eval", Device::flex()), ("train", Device::flex().autodiff())]

@@ -4,12 +4,12 @@
 
 use crate::common;
 
+use crate::common::fixture;
 use av_backbones::checkpoint::{load_checkpoint_config, load_checkpoint_weights, save_checkpoint};
 use av_backbones::weights::{ResNetImport, load_pytorch_state_dict, load_torchvision_resnet};
 use av_backbones::{BackboneError, ProjectionHeadConfig, ResNetConfig};
 use av_testkit::{tmp_dir, write_safetensors};
 use burn::tensor::{Device, Distribution, Tensor};
-use crate::common::fixture;
 
 fn visual_weights() -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let fx = fixture("resnet_visual");

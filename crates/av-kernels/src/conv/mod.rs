@@ -22,7 +22,9 @@ mod im2col;
 mod reference;
 mod scratch;
 
-pub use backward::{conv2d_input_grad, conv2d_input_grad_using, conv2d_weight_grad, conv2d_weight_grad_using};
+pub use backward::{
+    conv2d_input_grad, conv2d_input_grad_using, conv2d_weight_grad, conv2d_weight_grad_using,
+};
 pub use forward::{conv2d_forward, conv2d_forward_using};
 pub use geometry::ConvGeometry;
 

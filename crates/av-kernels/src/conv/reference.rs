@@ -78,9 +78,21 @@ fn kernels_match_direct_convolution() {
         let (y_ref, dx_ref, dw_ref) = definition(&g, &x, &w, &dy);
         let tag = format!("{xs:?} {ws:?} s{s:?} p{p:?} d{d:?}");
         let lowered = ConvMethod::Lowered;
-        assert_close(&format!("y {tag}"), &conv2d_forward_using(lowered, &g, &x, &w).expect("forward"), &y_ref);
-        assert_close(&format!("dx {tag}"), &conv2d_input_grad_using(lowered, &g, &dy, &w).expect("dx"), &dx_ref);
-        assert_close(&format!("dw {tag}"), &conv2d_weight_grad_using(lowered, &g, &x, &dy).expect("dw"), &dw_ref);
+        assert_close(
+            &format!("y {tag}"),
+            &conv2d_forward_using(lowered, &g, &x, &w).expect("forward"),
+            &y_ref,
+        );
+        assert_close(
+            &format!("dx {tag}"),
+            &conv2d_input_grad_using(lowered, &g, &dy, &w).expect("dx"),
+            &dx_ref,
+        );
+        assert_close(
+            &format!("dw {tag}"),
+            &conv2d_weight_grad_using(lowered, &g, &x, &dy).expect("dw"),
+            &dw_ref,
+        );
         // The entry points that pick a method by the rule.
         assert_close(&format!("y (rule) {tag}"), &conv2d_forward(&g, &x, &w).expect("forward"), &y_ref);
         assert_close(&format!("dx (rule) {tag}"), &conv2d_input_grad(&g, &dy, &w).expect("dx"), &dx_ref);

@@ -9,9 +9,9 @@
 
 use crate::common;
 
+use crate::common::Fixtures;
 use av_metrics::rng::SplitMix64;
 use av_metrics::{BssEvalOptions, BssEvalResult, bss_eval_sources, bss_eval_with_mixture, mixture_baseline};
-use crate::common::Fixtures;
 
 const TOLERANCE_DB: f64 = 0.01;
 

@@ -8,6 +8,7 @@
 
 use crate::common;
 
+use crate::common::Fixtures;
 use av_metrics::class_aware::class_aware_ciou;
 use av_metrics::retrieval::Embeddings;
 use av_metrics::{
@@ -15,7 +16,6 @@ use av_metrics::{
     NormalizedBox, PixelBox, PredictionRule, Relevance, ScoreMap, ciou_auc, evaluate_class_aware,
     evaluate_localization, evaluate_retrieval, success_curve, success_rate, trapezoid_auc,
 };
-use crate::common::Fixtures;
 
 #[test]
 fn auc_matches_sklearn() {

@@ -1,6 +1,6 @@
 //! All of this crate's integration tests, linked into one binary (one link instead of one per file:
 //! less build time and disk in CI). Each module was its own test file; fixtures stay in `tests/fixtures`.
 
-mod common;
 mod bss_eval_mir_eval;
+mod common;
 mod localization_reference;

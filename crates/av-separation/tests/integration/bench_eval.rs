@@ -6,8 +6,8 @@ use crate::common;
 
 use std::time::Instant;
 
-use av_separation::{MixOrigin, Mixer, evaluate, oracle_estimates};
 use crate::common::{generator, test_clips};
+use av_separation::{MixOrigin, Mixer, evaluate, oracle_estimates};
 
 #[test]
 fn bench_clips_pairs_and_ideal_mask_scores() {

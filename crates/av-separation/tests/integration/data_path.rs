@@ -5,12 +5,12 @@ use crate::common;
 
 use std::time::Instant;
 
+use crate::common::tone;
 use av_separation::{
     MaskKind, MixConfig, MixOrigin, Mixer, SOP_CLIP_LEN, SOP_SAMPLE_RATE, SeparationBatch, SeparationError,
     evaluate, oracle_estimates, pair_different_classes,
 };
 use burn::tensor::Device;
-use crate::common::tone;
 use ndarray::Array2;
 
 fn two_tones() -> Vec<Vec<f32>> {

@@ -1,7 +1,7 @@
 //! All of this crate's integration tests, linked into one binary (one link instead of one per file:
 //! less build time and disk in CI). Each module was its own test file; fixtures stay in `tests/fixtures`.
 
-mod common;
 mod bench_eval;
+mod common;
 mod data_path;
 mod model;

@@ -6,6 +6,7 @@ use crate::common;
 
 use std::time::Instant;
 
+use crate::common::tone;
 use av_separation::loss::{weighted_bce, weighted_bce_with_logits, weighted_l1};
 use av_separation::{
     Guidance, GuidanceProjectionConfig, MaskKind, Mixer, SOP_SAMPLE_RATE, SeparationBatch, SeparationError,
@@ -14,7 +15,6 @@ use av_separation::{
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use crate::common::tone;
 
 fn example() -> av_separation::MixExample {
     Mixer::sound_of_pixels()

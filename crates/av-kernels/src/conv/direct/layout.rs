@@ -49,7 +49,10 @@ impl Layout {
         for c in 0..self.channels {
             for i in 0..kh {
                 for j in 0..kw {
-                    offsets.push(((c * self.rows + i) * self.phases + j % self.phases) * self.row_len + j / self.phases);
+                    offsets.push(
+                        ((c * self.rows + i) * self.phases + j % self.phases) * self.row_len
+                            + j / self.phases,
+                    );
                 }
             }
         }

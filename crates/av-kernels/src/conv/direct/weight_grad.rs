@@ -103,13 +103,15 @@ impl<const OB: usize, const V8: usize> Kernel for TapSums<'_, OB, V8> {
         for (t, &off) in self.offsets.iter().enumerate() {
             let mut acc = [[lanes.zero(); V8]; OB];
             for n in 0..images {
-                let (xp_n, dy_n) = (n * self.image_len + off, (n * self.dy_image_len) + self.block * OB * ho * wo_r);
+                let (xp_n, dy_n) =
+                    (n * self.image_len + off, (n * self.dy_image_len) + self.block * OB * ho * wo_r);
                 for oh in 0..ho {
                     let base = xp_n + oh * self.row_step;
                     for ow0 in (0..wo_r).step_by(8 * V8) {
                         let mut xv = [lanes.zero(); V8];
                         for (k, v) in xv.iter_mut().enumerate() {
-                            *v = lanes.load(self.xp[base + ow0 + 8 * k..].first_chunk().expect("layout reach"));
+                            *v = lanes
+                                .load(self.xp[base + ow0 + 8 * k..].first_chunk().expect("layout reach"));
                         }
                         for (q, lane) in acc.iter_mut().enumerate() {
                             let at = dy_n + (q * ho + oh) * wo_r + ow0;
