@@ -12,7 +12,8 @@ use av_data::bench::{AssetPack, Generator};
 use av_data::classes::Vocabulary;
 use av_data::viz::{array_image, caption, grid, save_png};
 use av_separation::{
-    GuidedSeparatorConfig, MaskKind, MixConfig, Mixer, SeparationNet, separate_inputs, write_wavs,
+    GuidanceKind, GuidedSeparatorConfig, MaskKind, MixConfig, Mixer, SeparationNet, separate_inputs,
+    write_wavs,
 };
 use burn::tensor::Device;
 use image::RgbImage;
@@ -76,21 +77,48 @@ pub struct DemoOutcome {
     pub guide: String,
 }
 
-/// Runs the demo of the model in `model_dir` on `mixtures` mixtures per split (in-family test,
-/// unseen-timbre test), writing `metrics.json`, and WAVs and a picture of the first `examples`
-/// in-family mixtures under `ctx.out/examples/`.
+/// How a loaded model folder is steered: by the oracle class, or by its own guide (with the
+/// guide's untrained Grad-CAM mask to score beside it and the frame size the guide reads).
+pub(super) struct Steering<'a> {
+    /// What conditions the network.
+    pub conditioner: &'a Conditioner<'a>,
+    /// The guide's Grad-CAM mask (guided folders only).
+    pub grad_cam: Option<&'a Conditioner<'a>>,
+    /// The guide's frame size (guided folders only).
+    pub frame_size: Option<u32>,
+}
+
+/// A job on a streamed model folder, for either kind of model in it (see [`with_model`]).
+pub(super) trait ModelJob {
+    /// What the job gives.
+    type Output;
+    /// Runs the job on `model` of `plan`, steered by `steering`.
+    ///
+    /// # Errors
+    /// The job's own.
+    fn run<M: StreamNet>(
+        self,
+        plan: &StreamPlan,
+        model: &M,
+        steering: &Steering<'_>,
+        ctx: &RunContext,
+    ) -> Result<Self::Output>;
+}
+
+/// Loads the streamed model folder `model_dir` (an oracle-class U-Net, or a guided U-Net +
+/// projection with its guide in `guide/` and the guide's statistics) and runs `job` on it.
 ///
 /// # Errors
-/// Model loading, data, separation and scoring errors.
-pub fn run_demo(model_dir: &Path, mixtures: usize, examples: usize, ctx: &RunContext) -> Result<DemoOutcome> {
-    let plan_path = model_dir.join("plan.json");
-    let plan: StreamPlan = read_json(&plan_path)?;
+/// Model loading errors and the job's own.
+pub(super) fn with_model<J: ModelJob>(model_dir: &Path, ctx: &RunContext, job: J) -> Result<J::Output> {
+    let plan: StreamPlan = read_json(&model_dir.join("plan.json"))?;
     plan.validate()?;
     match &plan.guide {
         StreamGuide::OracleClass => {
             let (plan, net) = load_stream_model(model_dir, &ctx.device)?;
             let conditioner = Conditioner::Oracle { k: net.channels() };
-            demo_with(&plan, &net, &conditioner, None, mixtures, examples, ctx)
+            let steering = Steering { conditioner: &conditioner, grad_cam: None, frame_size: None };
+            job.run(&plan, &net, &steering, ctx)
         }
         StreamGuide::Model { kind, .. } => {
             let device = &ctx.device;
@@ -99,48 +127,80 @@ pub fn run_demo(model_dir: &Path, mixtures: usize, examples: usize, ctx: &RunCon
             let mut context = GuideContext::load(&model_dir.join(av_align::inference::GUIDE_DIR), device)?;
             context.stats = read_json(&model_dir.join(GUIDE_STATS_FILE))?;
             let conditioner = Conditioner::Guide { context: &context, kind: *kind };
-            demo_with(&plan, &model, &conditioner, Some(context.frame_size()), mixtures, examples, ctx)
+            let grad_cam = Conditioner::Guide { context: &context, kind: GuidanceKind::GradCam };
+            let steering = Steering {
+                conditioner: &conditioner,
+                grad_cam: Some(&grad_cam),
+                frame_size: Some(context.frame_size()),
+            };
+            job.run(&plan, &model, &steering, ctx)
         }
     }
 }
 
-fn demo_with<M: StreamNet>(
-    plan: &StreamPlan,
-    model: &M,
-    conditioner: &Conditioner<'_>,
-    frame_size: Option<u32>,
+/// Runs the demo of the model in `model_dir` on `mixtures` mixtures per split (in-family test,
+/// unseen-timbre test), writing `metrics.json`, and WAVs and a picture of the first `examples`
+/// in-family mixtures under `ctx.out/examples/`.
+///
+/// # Errors
+/// Model loading, data, separation and scoring errors.
+pub fn run_demo(model_dir: &Path, mixtures: usize, examples: usize, ctx: &RunContext) -> Result<DemoOutcome> {
+    with_model(model_dir, ctx, Demo { mixtures, examples })
+}
+
+/// The demo as a [`ModelJob`].
+struct Demo {
     mixtures: usize,
     examples: usize,
-    ctx: &RunContext,
-) -> Result<DemoOutcome> {
-    let started = Instant::now();
-    let plan = StreamPlan {
-        eval_pairs: mixtures.max(1),
-        eval_scenes: (6 * mixtures as u64).max(24),
-        ..plan.clone()
-    };
-    let generator = Generator::new(Arc::new(AssetPack::load_default()?), plan.bench())?;
-    let unseen = generator.out_of_family()?;
-    let mixer = Mixer::new(MixConfig::sound_of_pixels().with_mask(plan.net.mask))?;
-    let readers = super::stream::readers(plan.net.mask)?;
-    let reader_refs = super::stream::as_refs(&readers);
-    let mut splits = Vec::new();
-    let mut files = Vec::new();
-    for (name, generator) in [("test in-family", &generator), ("test unseen timbre", &unseen)] {
-        let set = eval_set(name, generator, Split::Test, &plan, &mixer, frame_size)?;
-        let mut rows = reference_rows(&set, &mixer)?;
-        rows.extend(score_stream(model, conditioner, &set, &reader_refs, &ctx.device)?);
-        if splits.is_empty() {
-            files =
-                write_examples(model, conditioner, &set, examples, &ctx.out.join("examples"), &ctx.device)?;
+}
+
+impl ModelJob for Demo {
+    type Output = DemoOutcome;
+
+    fn run<M: StreamNet>(
+        self,
+        plan: &StreamPlan,
+        model: &M,
+        steering: &Steering<'_>,
+        ctx: &RunContext,
+    ) -> Result<DemoOutcome> {
+        let (mixtures, examples) = (self.mixtures, self.examples);
+        let (conditioner, frame_size) = (steering.conditioner, steering.frame_size);
+        let started = Instant::now();
+        let plan = StreamPlan {
+            eval_pairs: mixtures.max(1),
+            eval_scenes: (6 * mixtures as u64).max(24),
+            ..plan.clone()
+        };
+        let generator = Generator::new(Arc::new(AssetPack::load_default()?), plan.bench())?;
+        let unseen = generator.out_of_family()?;
+        let mixer = Mixer::new(MixConfig::sound_of_pixels().with_mask(plan.net.mask))?;
+        let readers = super::stream::readers(plan.net.mask)?;
+        let reader_refs = super::stream::as_refs(&readers);
+        let mut splits = Vec::new();
+        let mut files = Vec::new();
+        for (name, generator) in [("test in-family", &generator), ("test unseen timbre", &unseen)] {
+            let set = eval_set(name, generator, Split::Test, &plan, &mixer, frame_size)?;
+            let mut rows = reference_rows(&set, &mixer)?;
+            rows.extend(score_stream(model, conditioner, &set, &reader_refs, &ctx.device)?);
+            if splits.is_empty() {
+                files = write_examples(
+                    model,
+                    conditioner,
+                    &set,
+                    examples,
+                    &ctx.out.join("examples"),
+                    &ctx.device,
+                )?;
+            }
+            splits.push((name.to_string(), rows));
         }
-        splits.push((name.to_string(), rows));
+        let outcome =
+            DemoOutcome { splits, files, seconds: started.elapsed().as_secs_f64(), guide: plan.guide.name() };
+        let metrics = DemoMetrics { mixtures: plan.eval_pairs, splits: outcome.splits.clone() };
+        write_json(&ctx.out.join("metrics.json"), &metrics)?;
+        Ok(outcome)
     }
-    let outcome =
-        DemoOutcome { splits, files, seconds: started.elapsed().as_secs_f64(), guide: plan.guide.name() };
-    let metrics = DemoMetrics { mixtures: plan.eval_pairs, splits: outcome.splits.clone() };
-    write_json(&ctx.out.join("metrics.json"), &metrics)?;
-    Ok(outcome)
 }
 
 /// For each of the first `count` mixtures of `set`: `mixture.wav`, and per source

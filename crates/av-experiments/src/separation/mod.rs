@@ -70,6 +70,7 @@ use av_align::{Error, Result};
 
 mod data;
 pub mod demo;
+pub mod evaluate;
 mod guide;
 mod pictures;
 mod score;

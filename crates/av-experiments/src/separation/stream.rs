@@ -279,11 +279,56 @@ pub(super) fn eval_set(
     let mut frames = HashMap::new();
     let clips = clips(generator, split, plan.eval_scenes, frame_size, &mut frames)?;
     let specs = clips.test_pairs(plan.eval_pairs, plan.seed + 1)?;
+    let ids: Vec<Vec<String>> = specs.iter().map(|s| pair_ids(&s.id)).collect();
+    mixed_set(name, &specs, ids, frames, mixer, generator.config().clip.sample_rate)
+}
+
+/// The multi-source split: up to `plan.eval_pairs` two-instrument scenes (duets of two different
+/// classes) among the first `2 * plan.eval_scenes` scenes of `split`, each mixed from its own
+/// stems. Both sources share the scene's frame, so a guide has to tell the two instruments apart
+/// in one picture (with any silent distractor the scene holds).
+///
+/// # Errors
+/// [`Error::Config`] when the scenes hold no such duet; data and mixing errors.
+pub(super) fn duet_set(
+    name: &str,
+    generator: &Generator,
+    split: Split,
+    plan: &StreamPlan,
+    mixer: &Mixer,
+    frame_size: Option<u32>,
+) -> Result<EvalSet> {
+    let mut frames = HashMap::new();
+    let scenes = 2 * plan.eval_scenes;
+    let clips = clips(generator, split, scenes, frame_size, &mut frames)?;
+    let specs: Vec<MixSpec> = clips
+        .duets
+        .into_iter()
+        .filter(|d| d.num_sources() == 2 && d.classes[0] != d.classes[1])
+        .take(plan.eval_pairs)
+        .collect();
+    if specs.is_empty() {
+        return Err(Error::Config(format!(
+            "{name}: no scene of two instruments of different classes among {scenes} {split:?} scenes"
+        )));
+    }
+    let ids: Vec<Vec<String>> = specs.iter().map(|s| vec![s.id.clone(); s.num_sources()]).collect();
+    mixed_set(name, &specs, ids, frames, mixer, generator.config().clip.sample_rate)
+}
+
+/// Mixes `specs` and keeps the frames of their sources (`ids`).
+fn mixed_set(
+    name: &str,
+    specs: &[MixSpec],
+    ids: Vec<Vec<String>>,
+    mut frames: HashMap<String, RgbImage>,
+    mixer: &Mixer,
+    sample_rate: u32,
+) -> Result<EvalSet> {
     let examples = specs
         .par_iter()
-        .map(|s| mixer.mix(&s.sources, generator.config().clip.sample_rate))
+        .map(|s| mixer.mix(&s.sources, sample_rate))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let ids: Vec<Vec<String>> = specs.iter().map(|s| pair_ids(&s.id)).collect();
     frames.retain(|id, _| ids.iter().flatten().any(|i| i == id));
     Ok(EvalSet {
         name: name.to_string(),
@@ -553,9 +598,7 @@ pub fn run_stream(plan: &StreamPlan, ctx: &RunContext) -> Result<StreamOutcome> 
     Ok(outcome)
 }
 
-/// Per split: the mixture and ideal-mask rows, the model's rows (one per mask reader) and, for a
-/// guided run, the untrained Grad-CAM mask of its guide.
-#[allow(clippy::too_many_arguments)]
+/// Per split: [`score_split`].
 fn score_splits<M: StreamNet>(
     model: &M,
     conditioner: &Conditioner<'_>,
@@ -565,19 +608,37 @@ fn score_splits<M: StreamNet>(
     readers: &[(&'static str, Mixer)],
     device: &Device,
 ) -> Result<Vec<(EvalSet, Vec<SplitScores>)>> {
-    let cam_reader = Mixer::sound_of_pixels()?;
     splits
         .into_iter()
         .map(|set| {
-            let mut rows = reference_rows(&set, mixer)?;
-            rows.extend(score_stream(model, conditioner, &set, &as_refs(readers), device)?);
-            if let Some(cam) = grad_cam {
-                let cam_rows = [("Grad-CAM mask (untrained)", &cam_reader)];
-                rows.extend(score_stream(model, cam, &set, &cam_rows, device)?);
-            }
+            let rows = score_split(model, conditioner, grad_cam, &set, mixer, readers, device)?;
             Ok((set, rows))
         })
         .collect()
+}
+
+/// The mixture and ideal-mask rows of `set`, the model's rows (one per mask reader) and, for a
+/// guided model, the untrained Grad-CAM mask of its guide.
+///
+/// # Errors
+/// Guide, separation and BSS-Eval errors.
+pub(super) fn score_split<M: StreamNet>(
+    model: &M,
+    conditioner: &Conditioner<'_>,
+    grad_cam: Option<&Conditioner<'_>>,
+    set: &EvalSet,
+    mixer: &Mixer,
+    readers: &[(&'static str, Mixer)],
+    device: &Device,
+) -> Result<Vec<SplitScores>> {
+    let mut rows = reference_rows(set, mixer)?;
+    rows.extend(score_stream(model, conditioner, set, &as_refs(readers), device)?);
+    if let Some(cam) = grad_cam {
+        let cam_reader = Mixer::sound_of_pixels()?;
+        let cam_rows = [("Grad-CAM mask (untrained)", &cam_reader)];
+        rows.extend(score_stream(model, cam, set, &cam_rows, device)?);
+    }
+    Ok(rows)
 }
 
 /// The data a streamed run trains and validates on.

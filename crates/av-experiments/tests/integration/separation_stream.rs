@@ -60,11 +60,35 @@ fn streamed_training_scores_every_mixture_and_resumes_exactly() {
     assert!(demo.files.iter().any(|f| f.ends_with("masks.png")));
     assert!(demo_dir.join("metrics.json").is_file());
 
+    // Scoring the folder again without retraining gives the run's own test rows, plus the
+    // two-instrument scenes (every one scored).
+    let evaluated = evaluate(&dir.join("model"), "separation_stream_evaluate");
+    assert_eq!(evaluated.splits[..2], first.test[1..]);
+    for (split, scores) in &evaluated.splits[2..] {
+        assert_eq!(scores.len(), 3, "{split}");
+        assert!(
+            scores.iter().all(|s| s.mixtures == plan.eval_pairs && s.sdr.is_finite()),
+            "{split}: {scores:?}"
+        );
+        assert!(scores[1].nsdr > 5.0, "{split}: ideal masks separate a duet: {:?}", scores[1]);
+    }
+
     // A finished run is loaded, and a folder of another plan is refused.
     let again = run_stream(&plan, &ctx).unwrap();
     assert_eq!(rows(&again), rows(&first));
     let other = StreamPlan { steps: 5, ..plan };
     assert!(run_stream(&other, &ctx).is_err());
+}
+
+/// `music_separation evaluate` of a model folder, with the plan's own test mixtures.
+fn evaluate(model: &std::path::Path, name: &str) -> av_experiments::separation::evaluate::EvaluateOutcome {
+    let out = tmp(name);
+    let ctx = RunContext::new(&out, Device::flex(), false).unwrap();
+    let outcome = av_experiments::separation::evaluate::run_evaluate(model, None, &ctx).unwrap();
+    let names: Vec<&str> = outcome.splits.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["test in-family", "test unseen timbre", "duets in-family", "duets unseen timbre"]);
+    assert!(out.join("metrics.json").is_file());
+    outcome
 }
 
 /// Copies a folder and its subfolders (two levels: checkpoints/step-N/files).
@@ -120,6 +144,14 @@ fn a_guided_stream_run_trains_scores_grad_cam_beside_it_and_resumes_exactly() {
         assert!(scores.iter().all(|s| s.mixtures == plan.eval_pairs && s.sdr.is_finite()), "{split}");
     }
     assert!(dir.join("model").join(GUIDE_STATS_FILE).is_file(), "the model folder carries its statistics");
+    // The guided folder scored again by its own guide gives the run's test rows (Grad-CAM too).
+    let evaluated = evaluate(&dir.join("model"), "separation_stream_visual_evaluate");
+    assert_eq!(evaluated.splits[..2], first.test[1..]);
+    assert!(
+        evaluated.splits[2..]
+            .iter()
+            .all(|(_, rows)| rows.len() == 4 && rows.iter().all(|r| r.mixtures == plan.eval_pairs))
+    );
     // The model folder is self-contained (its guide in guide/): the one-call API separates a
     // benchmark duet with it, steered by the guide's visual vector.
     let model = av_align::inference::SeparationModel::from_dir(dir.join("model")).unwrap();

@@ -7,8 +7,6 @@
 
 #![allow(clippy::needless_range_loop)]
 
-use crate::common;
-
 use crate::common::Fixtures;
 use av_metrics::rng::SplitMix64;
 use av_metrics::{BssEvalOptions, BssEvalResult, bss_eval_sources, bss_eval_with_mixture, mixture_baseline};

@@ -6,8 +6,6 @@
 //! Fixtures: `python tools/reference/make_metrics_fixtures.py` (pins in its header). Run:
 //! `cargo test -p av-metrics --test integration localization_reference:: -- --nocapture`.
 
-use crate::common;
-
 use crate::common::Fixtures;
 use av_metrics::class_aware::class_aware_ciou;
 use av_metrics::retrieval::Embeddings;
