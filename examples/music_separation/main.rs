@@ -161,12 +161,7 @@ fn run_evaluate_command(args: &EvaluateArgs) -> Result<()> {
         outcome.guide,
         args.model.display()
     );
-    for (split, rows) in &outcome.splits {
-        println!("{split}:");
-        for r in rows {
-            println!("  {}", r.line());
-        }
-    }
+    print_splits(&outcome.splits);
     println!("metrics in {} ({:.1} s)", display(&args.out.join("metrics.json")), outcome.seconds);
     Ok(())
 }
@@ -209,12 +204,7 @@ fn run_demo_command(args: &DemoArgs) -> Result<()> {
         outcome.guide,
         args.model.display()
     );
-    for (split, rows) in &outcome.splits {
-        println!("{split}:");
-        for r in rows {
-            println!("  {}", r.line());
-        }
-    }
+    print_splits(&outcome.splits);
     println!(
         "{} files in {} ({:.1} s)",
         outcome.files.len(),
@@ -336,12 +326,7 @@ fn run_stream_command(args: &StreamArgs) -> Result<()> {
         plan.batch_size,
         outcome.samples_per_second
     );
-    for (split, rows) in &outcome.test {
-        println!("{split}:");
-        for r in rows {
-            println!("  {}", r.line());
-        }
-    }
+    print_splits(&outcome.test);
     println!("files in {}", display(&args.out));
     Ok(())
 }
@@ -522,6 +507,16 @@ fn run(args: Args) -> Result<()> {
         display(&args.out)
     );
     Ok(())
+}
+
+/// Prints each split's rows (mixture, ideal masks, the model, ...), one line each.
+fn print_splits(splits: &[(String, Vec<av_experiments::separation::stream::SplitScores>)]) {
+    for (split, rows) in splits {
+        println!("{split}:");
+        for r in rows {
+            println!("  {}", r.line());
+        }
+    }
 }
 
 fn display(p: &Path) -> String {

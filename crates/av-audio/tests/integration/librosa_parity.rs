@@ -6,8 +6,6 @@
 //! <= 1e-5 relative to the largest magnitude; iSTFT <= 1e-5 absolute; filterbanks <= 1e-6
 //! relative to the largest weight; warp <= 1e-5 absolute.
 
-use crate::common;
-
 use crate::common::{fixtures, signal};
 use av_audio::{
     FreqWarp, Istft, LogMelConfig, LogMelExtractor, MelConfig, MelFilterbank, MelNorm, MelScale, Stft,

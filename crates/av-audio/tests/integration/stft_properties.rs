@@ -2,8 +2,6 @@
 //! Tolerances (issue #2): STFT within 1e-5 of the largest magnitude; reconstruction error
 //! <= 1e-5 absolute on signals in [-0.6, 0.6].
 
-use crate::common;
-
 use crate::common::{noise, signal};
 use av_audio::{Istft, PadMode, Stft, StftConfig};
 use av_testkit::max_abs_diff;

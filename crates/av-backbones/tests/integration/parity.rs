@@ -7,8 +7,6 @@
 //! a temporary `.safetensors` file and import through the same code path a user's torchvision
 //! file takes. Tolerance: max abs error <= 1e-4 x max |reference output|.
 
-use crate::common;
-
 use crate::common::{TOL, fixture, weights_file};
 use av_backbones::weights::{ResNetImport, ResNetNaming, load_pytorch_state_dict, load_torchvision_resnet};
 use av_backbones::{

@@ -9,8 +9,6 @@
 //! write to a temporary `.safetensors` file and import with the crate's key remap tables.
 //! Tolerance: max abs error <= 1e-4 x max |reference output|.
 
-use crate::common;
-
 use crate::common::{TOL, fixture, weights_file};
 use av_backbones::weights::load_pytorch_state_dict;
 use av_backbones::{

@@ -2,8 +2,6 @@
 //! file, missing key, shape mismatch, unexpected tensors), the `.pth` path, and checkpoint
 //! round trips.
 
-use crate::common;
-
 use crate::common::fixture;
 use av_backbones::checkpoint::{load_checkpoint_config, load_checkpoint_weights, save_checkpoint};
 use av_backbones::weights::{ResNetImport, load_pytorch_state_dict, load_torchvision_resnet};

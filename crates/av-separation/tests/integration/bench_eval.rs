@@ -2,8 +2,6 @@
 //! the evaluation protocol with ideal masks.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use crate::common;
-
 use std::time::Instant;
 
 use crate::common::{generator, test_clips};

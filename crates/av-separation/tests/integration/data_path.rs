@@ -1,8 +1,6 @@
 //! The mix-and-separate data path: shapes, masks, reconstruction, typed errors, determinism.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use crate::common;
-
 use std::time::Instant;
 
 use crate::common::tone;

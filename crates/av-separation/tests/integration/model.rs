@@ -2,8 +2,6 @@
 //! model overfitting one mixture, inference to WAV.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use crate::common;
-
 use std::time::Instant;
 
 use crate::common::tone;
