@@ -120,10 +120,13 @@ struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Streamed training with the oracle class as guide (the control run of issue 23): every
+    /// Streamed training, steered by the oracle class (the control run) or, with `--guide`, by a
+    /// frozen localization model's vector (Table 3's rows): every
     /// step mixes fresh pairs from a pool of broad-benchmark solos (in-family SoundFonts,
     /// augmentation); scored on validation during training and at the end on the in-family test
     /// split and an unseen-timbre split (a held-out SoundFont). Resumes when started again.
+    /// `train` is the same command.
+    #[command(visible_alias = "train")]
     Stream(StreamArgs),
     /// The demo (also what runs with no arguments at all): the shipped class-conditioned model
     /// on mixtures of test solos it never saw, in-family and with an unseen SoundFont, beside
