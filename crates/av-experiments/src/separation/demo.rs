@@ -115,7 +115,7 @@ pub(super) fn with_model<J: ModelJob>(model_dir: &Path, ctx: &RunContext, job: J
     plan.validate()?;
     match &plan.guide {
         StreamGuide::OracleClass => {
-            let (plan, net) = load_stream_model(model_dir, &ctx.device)?;
+            let net = load_checkpoint_weights(plan.net.init(&ctx.device)?, model_dir, "model")?;
             let conditioner = Conditioner::Oracle { k: net.channels() };
             let steering = Steering { conditioner: &conditioner, grad_cam: None, frame_size: None };
             job.run(&plan, &net, &steering, ctx)
