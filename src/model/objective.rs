@@ -2,7 +2,7 @@
 
 use av_alignment::{
     AlignmentLossConfig, AvcNegatives, PositionLossConfig, alignment_loss, avc_loss_with_sounding,
-    multilabel_bce, position_contrastive_loss,
+    multilabel_bce, position_contrastive_loss_with_cams,
 };
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ pub struct LossValues {
     pub align: f32,
     /// Valid positive pairs of the alignment loss.
     pub align_pos_pairs: usize,
-    /// Per-position alignment loss (stage 2, when configured).
+    /// Per-position alignment loss (when configured).
     #[serde(default)]
     pub position: f32,
 }
@@ -65,10 +65,12 @@ pub struct ObjectiveConfig {
     pub align: AlignmentLossConfig,
     /// Weight λ of the alignment loss (1).
     pub lambda: f32,
-    /// The per-position alignment term of stage 2 (trains the Eq. 8 maps themselves: each
-    /// sounding class's audio embedding against every visual position, max over positions,
-    /// contrastive across clips; see `docs/reference_implementation.md`). `None` (the paper,
-    /// and plans written before it existed) leaves it out.
+    /// The per-position alignment term (trains the Eq. 8 maps themselves: each sounding
+    /// class's audio embedding against every visual position, max over positions, contrastive
+    /// across clips; see `docs/reference_implementation.md`). Added in whichever stage sets it:
+    /// the broad preset sets it in stage 2; set in stage 1 too, the projections are trained
+    /// from the first epoch. `None` (the paper, and plans written before it existed) leaves it
+    /// out.
     #[serde(default)]
     pub position: Option<PositionLossConfig>,
     /// Weight of the per-position term (1).
@@ -170,25 +172,34 @@ impl AvModel {
             values.cls_v = scalar(&cls_v);
             total = total + cls_a + cls_v;
         }
-        if objective.stage == Stage::Two {
+        let stage_two = objective.stage == Stage::Two;
+        if stage_two || objective.position.is_some() {
             let emb = self.class_embeddings(&features)?;
-            let align = alignment_loss(
-                emb.audio.clone(),
-                emb.visual,
-                features.logits_a.clone(),
-                features.logits_v.clone(),
-                &objective.align,
-            )?;
-            values.align = scalar(&align.loss);
-            values.align_pos_pairs = align.positive_pairs;
-            total = total + align.loss.mul_scalar(objective.lambda);
+            if stage_two {
+                let align = alignment_loss(
+                    emb.audio.clone(),
+                    emb.visual,
+                    features.logits_a.clone(),
+                    features.logits_v.clone(),
+                    &objective.align,
+                )?;
+                values.align = scalar(&align.loss);
+                values.align_pos_pairs = align.positive_pairs;
+                total = total + align.loss.mul_scalar(objective.lambda);
+            }
             if let Some(position) = &objective.position {
                 let g_v = self.visual_embedding_map(features.f_v.clone());
-                let term = position_contrastive_loss(
+                let cams = position.cross_class.map(|_| {
+                    let cam = self.class_v.cam(features.f_v.clone());
+                    let [n, c, h, w] = cam.dims();
+                    cam.reshape([n, c, h * w])
+                });
+                let term = position_contrastive_loss_with_cams(
                     emb.audio,
                     g_v,
                     batch.labels_a.clone(),
                     batch.labels_v.clone(),
+                    cams,
                     position,
                 )?;
                 values.position = scalar(&term.loss);

@@ -46,5 +46,6 @@ pub use correspondence::{
 pub use error::{AlignError, Result};
 pub use pooling::{POOL_EPS, PoolNormalization, class_aware_pool};
 pub use position::{
-    BackgroundNegative, PositionLoss, PositionLossConfig, PositionScore, position_contrastive_loss,
+    BackgroundNegative, CrossClassNegative, PositionLoss, PositionLossConfig, PositionScore,
+    position_contrastive_loss, position_contrastive_loss_with_cams,
 };

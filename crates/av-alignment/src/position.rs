@@ -51,6 +51,26 @@ impl Default for BackgroundNegative {
     }
 }
 
+/// Cross-class negatives within a frame: for an anchor `(i, c)`, every other class `c'` shown
+/// in clip `i`'s frame (`visual_labels[i, c'] > negative_threshold`) adds the negative
+/// `Σ_p w_p s_p / Σ_p w_p` of `s_p = <g_a[i, c], g_v[i, p]>` over where the visual class
+/// activation map of `c'` is high: `w_p = relu(cam_{c'}(p) / max_p cam_{c'} - cam_floor)`
+/// (detached). Class `c`'s audio is pushed away from the other instruments of its own picture,
+/// which a class-agnostic "sounding object" map never is by the cross-clip and background
+/// negatives. Needs the visual CAMs ([`position_contrastive_loss_with_cams`]); a class whose
+/// CAM has no value above the floor adds nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CrossClassNegative {
+    /// Fraction of the CAM's maximum below which a position does not count (0.5).
+    pub cam_floor: f32,
+}
+
+impl Default for CrossClassNegative {
+    fn default() -> Self {
+        Self { cam_floor: 0.5 }
+    }
+}
+
 /// Settings of [`position_contrastive_loss`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PositionLossConfig {
@@ -66,6 +86,10 @@ pub struct PositionLossConfig {
     pub negative_threshold: f32,
     /// Adds LVS's hard background negative to every anchor; `None` (off) by default.
     pub background_negative: Option<BackgroundNegative>,
+    /// Adds the cross-class negatives of the anchor's own frame; `None` (off) by default, and in
+    /// plans written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_class: Option<CrossClassNegative>,
 }
 
 impl Default for PositionLossConfig {
@@ -77,6 +101,7 @@ impl Default for PositionLossConfig {
             anchor_threshold: 0.5,
             negative_threshold: 0.5,
             background_negative: None,
+            cross_class: None,
         }
     }
 }
@@ -120,6 +145,13 @@ impl PositionLossConfig {
         {
             return Err(AlignError::Config(format!(
                 "background negative needs a finite eps_neg and soft > 0, got eps_neg {eps_neg} soft {soft}"
+            )));
+        }
+        if let Some(CrossClassNegative { cam_floor }) = self.cross_class
+            && !(0.0..1.0).contains(&cam_floor)
+        {
+            return Err(AlignError::Config(format!(
+                "cross-class cam_floor must be in [0, 1), got {cam_floor}"
             )));
         }
         Ok(())
@@ -173,6 +205,24 @@ pub fn position_contrastive_loss(
     visual_labels: Tensor<2>,
     config: &PositionLossConfig,
 ) -> Result<PositionLoss> {
+    position_contrastive_loss_with_cams(g_a, g_v, audio_labels, visual_labels, None, config)
+}
+
+/// [`position_contrastive_loss`] with the visual class activation maps that
+/// [`CrossClassNegative`] needs: `cams [N, C, P]` (any scale; negative values count as 0;
+/// treated as constants). `None` is only allowed when `config.cross_class` is off.
+///
+/// # Errors
+/// As [`position_contrastive_loss`]; [`AlignError::Config`] when cross-class negatives are on
+/// without CAMs; [`AlignError::Shape`] / [`AlignError::NonFinite`] for bad CAMs.
+pub fn position_contrastive_loss_with_cams(
+    g_a: Tensor<3>,
+    g_v: Tensor<3>,
+    audio_labels: Tensor<2>,
+    visual_labels: Tensor<2>,
+    cams: Option<Tensor<3>>,
+    config: &PositionLossConfig,
+) -> Result<PositionLoss> {
     let [n, c, d] = g_a.dims();
     non_empty(&[n, c, d], "audio embeddings")?;
     let [vn, p, vd] = g_v.dims();
@@ -193,11 +243,23 @@ pub fn position_contrastive_loss(
         in_unit_range(t, what)?;
     }
     config.validate()?;
+    let cross_class = match (config.cross_class, cams) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(AlignError::Config("cross-class negatives need the visual CAMs".into()));
+        }
+        (Some(cfg), Some(cams)) => {
+            shape(&cams, [n, c, p], "visual CAMs")?;
+            finite(&cams, "visual CAMs")?;
+            Some((cfg, cams))
+        }
+    };
 
     let m = n * c;
     let device = g_a.device();
     // All similarities: row (i, c), clip j, position p.
-    let sim = g_a.reshape([m, d]).matmul(g_v.reshape([n * p, d]).transpose()).reshape([m, n, p]);
+    let sim =
+        g_a.clone().reshape([m, d]).matmul(g_v.clone().reshape([n * p, d]).transpose()).reshape([m, n, p]);
     let score = match config.score {
         PositionScore::Max => sim.clone().max_dim(2).reshape([m, n]),
         PositionScore::SoftTriMap { eps_pos, soft } => soft_masked_mean(sim.clone(), eps_pos, soft, false),
@@ -207,6 +269,7 @@ pub fn position_contrastive_loss(
     let eye = Tensor::<2>::eye(n, &device);
     let own = (eye.clone().reshape([n, 1, n]) * Tensor::<3>::ones([1, c, 1], &device)).reshape([m, n]);
     let not_shown = visual_labels
+        .clone()
         .detach()
         .lower_equal_elem(config.negative_threshold)
         .float()
@@ -226,6 +289,11 @@ pub fn position_contrastive_loss(
         logits = Tensor::cat(vec![logits, background.mul_scalar(inv_t)], 1);
         valid = Tensor::cat(vec![valid, Tensor::<2>::ones([m, 1], &device)], 1);
     }
+    if let Some((CrossClassNegative { cam_floor }, cams)) = cross_class {
+        let (cross, shown) = cross_class_logits(&g_a, &g_v, cams, &visual_labels, config, cam_floor);
+        logits = Tensor::cat(vec![logits, cross.mul_scalar(inv_t)], 1);
+        valid = Tensor::cat(vec![valid, shown], 1);
+    }
     let masked = logits.mask_fill(valid.clone().equal_elem(0.0), EXCLUDED_LOGIT);
     let shift = masked.clone().max_dim(1).detach(); // [M, 1]
     let lse = ((masked - shift.clone()).exp() * valid).sum_dim(1).log() + shift;
@@ -237,6 +305,34 @@ pub fn position_contrastive_loss(
     let positive_score = (score.detach() * own).sum_dim(1);
     let mean_positive = (positive_score * anchor).sum().into_scalar::<f32>() / denom;
     Ok(PositionLoss { loss, anchors, mean_positive })
+}
+
+/// The cross-class negatives of every anchor row `(i, c)`: `[M, C]` scores (row `(i, c)`,
+/// column `c'`: the CAM-weighted mean similarity of `g_a[i, c]` over frame `i`'s positions where
+/// class `c'` is seen) and their validity (`c' != c`, shown in frame `i`, CAM above the floor).
+fn cross_class_logits(
+    g_a: &Tensor<3>,
+    g_v: &Tensor<3>,
+    cams: Tensor<3>,
+    visual_labels: &Tensor<2>,
+    config: &PositionLossConfig,
+    cam_floor: f32,
+) -> (Tensor<2>, Tensor<2>) {
+    let [n, c, _] = g_a.dims();
+    let device = g_a.device();
+    let cams = cams.detach().clamp_min(0.0);
+    let peak = cams.clone().max_dim(2).clamp_min(f32::MIN_POSITIVE); // [N, C, 1]
+    let w = (cams / peak).sub_scalar(cam_floor).clamp_min(0.0); // [N, C', P]
+    let total = w.clone().sum_dim(2); // [N, C', 1]
+    let weights = w / total.clone().clamp_min(f32::MIN_POSITIVE);
+    let own = g_a.clone().matmul(g_v.clone().swap_dims(1, 2)); // [N, C, P]
+    let cross = own.matmul(weights.swap_dims(1, 2)); // [N, C, C']
+    let other = Tensor::<2>::eye(c, &device).neg().add_scalar(1.0).reshape([1, c, c]);
+    let shown =
+        visual_labels.clone().detach().greater_elem(config.negative_threshold).float().reshape([n, 1, c]);
+    let has_mass = total.greater_elem(0.0).float().reshape([n, 1, c]);
+    let valid = other * shown * has_mass;
+    (cross.reshape([n * c, c]), valid.reshape([n * c, c]))
 }
 
 /// `Σ_p w_p s_p / Σ_p w_p` over the last axis with the detached soft mask

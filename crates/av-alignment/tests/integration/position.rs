@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use av_alignment::{
-    AlignError, BackgroundNegative, PositionLossConfig, PositionScore, position_contrastive_loss,
+    AlignError, BackgroundNegative, CrossClassNegative, PositionLossConfig, PositionScore,
+    position_contrastive_loss, position_contrastive_loss_with_cams,
 };
 use av_testkit::{assert_close, to_vec};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -45,6 +46,8 @@ struct Case {
     gv: Vec<f32>,
     audio: Vec<f32>,
     visual: Vec<f32>,
+    /// Visual class activation maps `[N, C, P]` (some negative, as raw CAMs are).
+    cams: Vec<f32>,
 }
 
 impl Case {
@@ -54,7 +57,12 @@ impl Case {
         let mut rng = Rng(seed);
         let ga = rng.unit_rows(n * c, d);
         let gv = rng.unit_rows(n * p, d);
-        Self { n, c, p, d, ga, gv, audio, visual }
+        let cams = (0..n * c * p).map(|_| rng.uniform()).collect();
+        Self { n, c, p, d, ga, gv, audio, visual, cams }
+    }
+
+    fn cams(&self, device: &Device) -> Tensor<3> {
+        Tensor::<3>::from_data(TensorData::new(self.cams.clone(), [self.n, self.c, self.p]), device)
     }
 
     fn tensors(&self, device: &Device) -> (Tensor<3>, Tensor<3>, Tensor<2>, Tensor<2>) {
@@ -127,6 +135,21 @@ fn naive(
                     .collect();
                 logits.push(masked_mean(&sims(ga, gv, i, k, i), &mask) / t);
             }
+            if let Some(cross) = cfg.cross_class {
+                for other in (0..c).filter(|&o| o != k && case.visual[i * c + o] > cfg.negative_threshold) {
+                    let cam: Vec<f64> =
+                        (0..p).map(|q| (case.cams[(i * c + other) * p + q] as f64).max(0.0)).collect();
+                    let peak = cam.iter().copied().fold(0.0, f64::max);
+                    if peak <= 0.0 {
+                        continue;
+                    }
+                    let w: Vec<f64> =
+                        cam.iter().map(|v| (v / peak - cross.cam_floor as f64).max(0.0)).collect();
+                    if w.iter().sum::<f64>() > 0.0 {
+                        logits.push(masked_mean(&sims(ga, gv, i, k, i), &w) / t);
+                    }
+                }
+            }
             let sum: f64 = logits.iter().map(|l| l.exp()).sum();
             total += sum.ln() - logits[0];
         }
@@ -187,6 +210,14 @@ fn configs() -> Vec<(&'static str, PositionLossConfig)> {
             out.push((name, cfg));
         }
     }
+    for cam_floor in [0.0, 0.5] {
+        let cross_class = Some(CrossClassNegative { cam_floor });
+        out.push((
+            "lvs tri-map + cross-class",
+            PositionLossConfig { cross_class, ..PositionLossConfig::lvs() },
+        ));
+        out.push(("max + cross-class", PositionLossConfig { cross_class, ..PositionLossConfig::default() }));
+    }
     out
 }
 
@@ -198,9 +229,13 @@ fn matches_a_naive_f64_implementation_for_all_scores_and_label_patterns() {
         let (ga, gv) = (f64s(&case.ga), f64s(&case.gv));
         for (name, cfg) in configs() {
             let (a, v, al, vl) = case.tensors(&device);
-            let out = position_contrastive_loss(a, v, al, vl, &cfg).unwrap();
+            let out =
+                position_contrastive_loss_with_cams(a, v, al, vl, Some(case.cams(&device)), &cfg).unwrap();
             let (want, anchors, mean_pos) = naive(&case, &ga, &gv, &ga, &gv, &cfg);
-            let what = format!("{labels} / {name} / background {:?}", cfg.background_negative);
+            let what = format!(
+                "{labels} / {name} / background {:?} / {:?}",
+                cfg.background_negative, cfg.cross_class
+            );
             assert_eq!(out.anchors, anchors, "{what}: anchors");
             assert_close(&format!("{what}: loss"), &to_vec(out.loss), &[want as f32], TOL);
             assert_close(&format!("{what}: mean positive"), &[out.mean_positive], &[mean_pos as f32], TOL);
@@ -230,7 +265,8 @@ fn gradients_match_finite_differences_of_the_naive_loss() {
     for (name, cfg) in configs() {
         let (a, v, al, vl) = case.tensors(&device);
         let (a, v) = (a.require_grad(), v.require_grad());
-        let out = position_contrastive_loss(a.clone(), v.clone(), al, vl, &cfg).unwrap();
+        let cams = Some(case.cams(&device));
+        let out = position_contrastive_loss_with_cams(a.clone(), v.clone(), al, vl, cams, &cfg).unwrap();
         let grads = out.loss.backward();
         let fd = |which: usize, len: usize| -> Vec<f32> {
             (0..len)
@@ -248,7 +284,7 @@ fn gradients_match_finite_differences_of_the_naive_loss() {
                 })
                 .collect()
         };
-        let what = format!("{name} / background {:?}", cfg.background_negative);
+        let what = format!("{name} / background {:?} / {:?}", cfg.background_negative, cfg.cross_class);
         assert_close(&format!("{what}: d/dg_a"), &to_vec(a.grad(&grads).unwrap()), &fd(0, ga.len()), 1e-4);
         assert_close(&format!("{what}: d/dg_v"), &to_vec(v.grad(&grads).unwrap()), &fd(1, gv.len()), 1e-4);
     }
@@ -373,6 +409,9 @@ fn bad_shapes_and_settings_give_typed_errors() {
             background_negative: Some(BackgroundNegative { eps_neg: f32::NAN, soft: 0.03 }),
             ..cfg
         },
+        PositionLossConfig { cross_class: Some(CrossClassNegative { cam_floor: 1.0 }), ..cfg },
+        // Cross-class negatives without the CAMs they need.
+        PositionLossConfig { cross_class: Some(CrossClassNegative::default()), ..cfg },
     ];
     for b in bad {
         assert!(
@@ -380,6 +419,53 @@ fn bad_shapes_and_settings_give_typed_errors() {
             "{b:?}"
         );
     }
+}
+
+#[test]
+fn cross_class_negatives_check_their_cams() {
+    let cfg = PositionLossConfig { cross_class: Some(CrossClassNegative::default()), ..Default::default() };
+    let call = |cams: Tensor<3>| {
+        position_contrastive_loss_with_cams(
+            z([2, 3, 4]),
+            z([2, 5, 4]),
+            z([2, 3]),
+            z([2, 3]),
+            Some(cams),
+            &cfg,
+        )
+        .map(|_| ())
+    };
+    assert!(matches!(call(z([2, 3, 4])), Err(AlignError::Shape { what: "visual CAMs", .. })));
+    let nan = Tensor::<3>::full([2, 3, 5], f32::NAN, &Device::flex());
+    assert!(matches!(call(nan), Err(AlignError::NonFinite { what: "visual CAMs" })));
+    assert!(call(z([2, 3, 5])).is_ok());
+}
+
+#[test]
+fn a_cross_class_negative_pushes_the_audio_away_from_the_other_instrument() {
+    // One clip, two classes both shown; class 0 sounds. P = 2 positions: class 1's CAM is on
+    // position 1. With the cross-class negative, the gradient on g_a[0, 0] points away from
+    // g_v[0, 1] (the other instrument), so a descent step lowers their similarity.
+    let device = Device::flex().autodiff();
+    let t3 = |v: Vec<f32>, s: [usize; 3]| Tensor::<3>::from_data(TensorData::new(v, s), &device);
+    let ga = t3(vec![1.0, 0.0, 0.0, 1.0], [1, 2, 2]).require_grad();
+    let gv = t3(vec![0.8, 0.6, 0.6, 0.8], [1, 2, 2]);
+    let labels = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, 2]), &device);
+    let cams = t3(vec![1.0, 0.0, 0.0, 1.0], [1, 2, 2]);
+    let cfg = PositionLossConfig { cross_class: Some(CrossClassNegative::default()), ..Default::default() };
+    let out = position_contrastive_loss_with_cams(
+        ga.clone(),
+        gv,
+        labels(vec![1.0, 0.0]),
+        labels(vec![1.0, 1.0]),
+        Some(cams),
+        &cfg,
+    )
+    .unwrap();
+    assert!(to_vec(out.loss.clone())[0] > 0.0);
+    let grad = to_vec(ga.grad(&out.loss.backward()).unwrap());
+    // d loss / d g_a[0, 0] · g_v[0, 1] > 0: descent moves g_a[0, 0] away from position 1.
+    assert!(grad[0] * 0.6 + grad[1] * 0.8 > 0.0, "{grad:?}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use av_align::Result;
+use av_align::gradcam::CamNormalization;
 use av_align::model::{AvModel, LocalizeConfig, MapSource};
 use av_data::Split;
 use av_data::bench::{AssetSelection, BenchConfig};
@@ -17,6 +18,7 @@ use av_metrics::{
 use burn::tensor::Device;
 
 use super::FlickrPlan;
+use super::class_pairs::{ClassPairScore, box_mean, class_pair_score};
 use crate::bench::{BenchData, BenchDataConfig, SceneTruth, generate};
 use crate::eval::{SceneMaps, flickr_ground_truth, localize_all};
 
@@ -67,6 +69,11 @@ pub struct GeneralizationRow {
     pub out_of_family: LocalizationSummary,
     /// Map mass in- and out-of-family (model rows only).
     pub mass: Option<[MapMass; 2]>,
+    /// Whether the per-class maps tell two sounding instruments of one scene apart, in- and
+    /// out-of-family (model rows only; [`class_pair_score`]). Absent in reports written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_pairs: Option<[ClassPairScore; 2]>,
 }
 
 /// The whole evaluation.
@@ -88,6 +95,7 @@ impl GeneralizationReport {
             "out-of-family cIoU@0.5",
             "out-of-family AUC",
             "map on sounding / silent objects (in; out)",
+            "class pairs told apart (in; out)",
         ];
         let mut t = ResultsTable::new("method", columns.map(String::from).to_vec());
         for r in &self.rows {
@@ -98,12 +106,17 @@ impl GeneralizationReport {
                 )),
                 None => Cell::Empty,
             };
+            let pairs = match &r.class_pairs {
+                Some([a, b]) => Cell::Text(format!("{:.2}; {:.2}", a.accuracy, b.accuracy)),
+                None => Cell::Empty,
+            };
             let cells = vec![
                 Cell::Number(r.in_family.success_rate),
                 Cell::Number(r.in_family.auc),
                 Cell::Number(r.out_of_family.success_rate),
                 Cell::Number(r.out_of_family.auc),
                 mass,
+                pairs,
             ];
             // The row has as many cells as columns, so this cannot fail.
             let _ = t.push_row(r.method.clone(), cells);
@@ -116,24 +129,12 @@ fn mass(maps: &[SceneMaps], truths: &[SceneTruth]) -> MapMass {
     let (mut sounding, mut ns, mut silent, mut nq) = (0.0, 0usize, 0.0, 0usize);
     for (m, t) in maps.iter().zip(truths) {
         for o in &t.objects {
-            let [x0, y0, x1, y1] = o.bbox.map(|v| v.max(0.0) as usize);
-            let (x1, y1) = (x1.min(m.size), y1.min(m.size));
-            let mut sum = 0.0f64;
-            let mut count = 0usize;
-            for y in y0..y1 {
-                for x in x0..x1 {
-                    sum += f64::from(m.agnostic[y * m.size + x]);
-                    count += 1;
-                }
-            }
-            if count == 0 {
-                continue;
-            }
+            let Some(value) = box_mean(&m.agnostic, m.size, o.bbox) else { continue };
             if o.sounding {
-                sounding += sum / count as f64;
+                sounding += value;
                 ns += 1;
             } else {
-                silent += sum / count as f64;
+                silent += value;
                 nq += 1;
             }
         }
@@ -172,12 +173,11 @@ fn test_set(plan: &FlickrPlan, family: Family, split: Split, scenes: u64, progre
 fn score(
     model: &AvModel,
     set: &TestSet,
-    source: MapSource,
+    cfg: &LocalizeConfig,
     rule: PredictionRule,
     device: &Device,
 ) -> Result<(LocalizationSummary, MapMass, Vec<SceneMaps>)> {
-    let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
-    let maps = localize_all(model, &set.data, &cfg, 16, device)?;
+    let maps = localize_all(model, &set.data, cfg, 16, device)?;
     let views =
         maps.iter().map(|m| ScoreMap::new(&m.agnostic, m.size, m.size)).collect::<Result<Vec<_>, _>>()?;
     let summary = evaluate_localization(&views, &set.gts, rule, 0.5)?;
@@ -218,19 +218,27 @@ pub fn evaluate_generalization_on(
     device: &Device,
 ) -> Result<(GeneralizationReport, [Vec<SceneMaps>; 2])> {
     let mut rows = Vec::new();
-    let mut models: Vec<(&str, &AvModel, MapSource)> = vec![
-        ("ours (Eq. 8)", model, MapSource::Alignment),
-        ("ours, Eq. 8 gated by the visual CAM", model, MapSource::AlignmentCamGated),
-        ("ours, Eq. 8 as a spatial softmax (MSSL softmax(-10 d))", model, MapSource::AlignmentSoftmax),
-        ("the model's own visual CAMs", model, MapSource::VisualCam),
+    let cfg = |source| LocalizeConfig { source, ..LocalizeConfig::default() };
+    let min_max =
+        LocalizeConfig { agnostic_normalization: CamNormalization::MinMax, ..cfg(MapSource::Alignment) };
+    let mut models: Vec<(&str, &AvModel, LocalizeConfig)> = vec![
+        ("ours (Eq. 8)", model, cfg(MapSource::Alignment)),
+        ("ours, Eq. 8 min-max normalised", model, min_max),
+        ("ours, Eq. 8 gated by the visual CAM", model, cfg(MapSource::AlignmentCamGated)),
+        ("ours, Eq. 8 as a spatial softmax (MSSL softmax(-10 d))", model, cfg(MapSource::AlignmentSoftmax)),
+        ("the model's own visual CAMs", model, cfg(MapSource::VisualCam)),
     ];
     if let Some(s1) = stage1 {
-        models.push(("multi-task (stage-1 visual CAMs)", s1, MapSource::VisualCam));
+        models.push(("multi-task (stage-1 visual CAMs)", s1, cfg(MapSource::VisualCam)));
     }
     let mut eq8 = None;
-    for (name, m, source) in models {
-        let (a, ma, maps_a) = score(m, &sets[0], source, rule, device)?;
-        let (b, mb, maps_b) = score(m, &sets[1], source, rule, device)?;
+    for (name, m, config) in models {
+        let (a, ma, maps_a) = score(m, &sets[0], &config, rule, device)?;
+        let (b, mb, maps_b) = score(m, &sets[1], &config, rule, device)?;
+        let class_pairs = [
+            class_pair_score(&maps_a, &sets[0].data.truths),
+            class_pair_score(&maps_b, &sets[1].data.truths),
+        ];
         if eq8.is_none() {
             eq8 = Some([maps_a, maps_b]);
         }
@@ -239,6 +247,7 @@ pub fn evaluate_generalization_on(
             in_family: a,
             out_of_family: b,
             mass: Some([ma, mb]),
+            class_pairs: Some(class_pairs),
         });
     }
     let baselines = [
@@ -252,6 +261,7 @@ pub fn evaluate_generalization_on(
             in_family: evaluate_baseline(b, &sets[0].gts, rule, 0.5)?,
             out_of_family: evaluate_baseline(b, &sets[1].gts, rule, 0.5)?,
             mass: None,
+            class_pairs: None,
         });
     }
     let scenes = sets[0].data.truths.len() as u64;

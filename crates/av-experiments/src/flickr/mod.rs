@@ -16,6 +16,7 @@ use av_align::model::{AvModelConfig, Stage};
 use av_align::preprocess::AudioWindow;
 use av_align::train::TrainConfig;
 
+mod class_pairs;
 mod evaluate;
 mod generalization;
 mod pictures;
@@ -23,6 +24,7 @@ mod runs;
 mod silence;
 mod train;
 
+pub use class_pairs::{ClassPairScore, class_pair_score};
 pub use evaluate::{EvalReport, PAPER_TABLE1, evaluate_on_bench, flickr_table, markdown_table};
 pub use generalization::{
     Family, GeneralizationReport, GeneralizationRow, MapMass, TestSet, evaluate_generalization,
