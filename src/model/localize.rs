@@ -58,17 +58,6 @@ pub struct LocalizeConfig {
     /// Output size `[height, width]` (bilinear, half-pixel centres); `None` keeps the feature
     /// resolution.
     pub output_size: Option<[usize; 2]>,
-    /// How the class-agnostic map is scaled to `[0, 1]`: [`CamNormalization::Max`] (divided by
-    /// its maximum, MSSL `new/main.py:visualize`; the default) or [`CamNormalization::MinMax`]
-    /// (`(L - min) / (max - min)`, as LVS `test.py` normalises its maps, so a map that is
-    /// positive everywhere does not select the whole frame at `τ = 0.5`). The per-class maps
-    /// are not affected.
-    #[serde(default = "max_normalization")]
-    pub agnostic_normalization: CamNormalization,
-}
-
-fn max_normalization() -> CamNormalization {
-    CamNormalization::Max
 }
 
 impl Default for LocalizeConfig {
@@ -78,7 +67,6 @@ impl Default for LocalizeConfig {
             mixing: ClassMixing::Intended,
             threshold: 0.3,
             output_size: None,
-            agnostic_normalization: CamNormalization::Max,
         }
     }
 }
@@ -88,8 +76,7 @@ impl Default for LocalizeConfig {
 pub struct Localization {
     /// Per-class maps `[N, C, H, W]` (non-negative; for [`MapSource::Alignment`] in `[0, 1]`).
     pub per_class: Tensor<4>,
-    /// Class-agnostic map `[N, H, W]`, scaled to `[0, 1]` as
-    /// [`LocalizeConfig::agnostic_normalization`] says (by default divided by its maximum).
+    /// Class-agnostic map `[N, H, W]`, divided by its maximum (values in `[0, 1]`).
     pub agnostic: Tensor<3>,
     /// Audio class probabilities `σ(logit_a)`, `[N, C]`.
     pub audio_probs: Tensor<2>,
@@ -164,14 +151,6 @@ impl AvModel {
         let visual_probs = sigmoid(features.logits_v.clone());
         let (agnostic, valid) =
             mix_classes(per_class.clone(), features.logits_a.clone(), config.mixing, config.threshold);
-        let agnostic = match config.agnostic_normalization {
-            // `mix_classes` already divided it by its maximum.
-            CamNormalization::Max => agnostic,
-            other => {
-                let [n, h, w] = agnostic.dims();
-                normalize(agnostic.reshape([n, 1, h, w]), other).reshape([n, h, w])
-            }
-        };
         Ok(Localization { per_class, agnostic, audio_probs, visual_probs, valid })
     }
 }

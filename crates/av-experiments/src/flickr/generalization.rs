@@ -7,7 +7,6 @@
 use serde::{Deserialize, Serialize};
 
 use av_align::Result;
-use av_align::gradcam::CamNormalization;
 use av_align::model::{AvModel, LocalizeConfig, MapSource};
 use av_data::Split;
 use av_data::bench::{AssetSelection, BenchConfig};
@@ -219,11 +218,8 @@ pub fn evaluate_generalization_on(
 ) -> Result<(GeneralizationReport, [Vec<SceneMaps>; 2])> {
     let mut rows = Vec::new();
     let cfg = |source| LocalizeConfig { source, ..LocalizeConfig::default() };
-    let min_max =
-        LocalizeConfig { agnostic_normalization: CamNormalization::MinMax, ..cfg(MapSource::Alignment) };
     let mut models: Vec<(&str, &AvModel, LocalizeConfig)> = vec![
         ("ours (Eq. 8)", model, cfg(MapSource::Alignment)),
-        ("ours, Eq. 8 min-max normalised", model, min_max),
         ("ours, Eq. 8 gated by the visual CAM", model, cfg(MapSource::AlignmentCamGated)),
         ("ours, Eq. 8 as a spatial softmax (MSSL softmax(-10 d))", model, cfg(MapSource::AlignmentSoftmax)),
         ("the model's own visual CAMs", model, cfg(MapSource::VisualCam)),
