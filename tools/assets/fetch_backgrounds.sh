@@ -93,8 +93,11 @@ try:
     from PIL import Image
 except ImportError:
     Image = None
-    if not shutil.which("convert"):
-        sys.exit("need python3 Pillow or ImageMagick convert")
+    probe = subprocess.run(["convert", "-version"], capture_output=True, text=True) \
+        if shutil.which("convert") else None
+    if probe is None or probe.returncode != 0 or "ImageMagick" not in probe.stdout:
+        sys.exit("need python3 Pillow or ImageMagick's convert "
+                 "(apt-get install imagemagick, or pip install pillow)")
 
 SHORT = 320
 photos = []
