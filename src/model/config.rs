@@ -45,6 +45,10 @@ pub struct AvModelConfig {
     /// Normalisation of the class-aware pooling (Eq. 5 exactly, or the code's mean/sum).
     #[config(default = "PoolNormalization::WeightedMean")]
     pub pooling: PoolNormalization,
+    /// Centre the per-position visual embeddings of Eq. 8 on the frame's mean before the unit
+    /// normalisation ([`crate::model::AvModel::visual_embedding_map`]); off (`None`, the
+    /// paper, and configurations written before it existed) by default.
+    pub centre_visual_positions: Option<bool>,
 }
 
 impl AvModelConfig {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use av_gradcam::{CamNormalization, normalize, upsample_bilinear};
 
 use crate::error::Result;
-use crate::model::network::{AvFeatures, AvModel};
+use crate::model::network::{AvFeatures, AvModel, centre_positions};
 
 /// How the per-class maps are produced (the three rows of the paper's Table 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -24,6 +24,12 @@ pub enum MapSource {
     /// `softmax_p(-10 d(g_a^c, g_v(p)))` with `d = sqrt(2 - 2 cos)` the Euclidean distance of
     /// the unit vectors, divided by its maximum.
     AlignmentSoftmax,
+    /// Eq. 8 on spatially centred visual embeddings: `relu(cos(g_a^c, g_v(u, v) - mean_p
+    /// g_v(p)))`. The frame's mean embedding (what every position shares: the photo, the
+    /// style) is removed before the cosine, so positions score by what sets them apart. The
+    /// same as [`MapSource::Alignment`] for a model trained with
+    /// [`crate::model::AvModelConfig::centre_visual_positions`].
+    AlignmentCentred,
     /// Multi-task baseline: the visual class activation map `relu(CAM_v^c)` of each class,
     /// max-normalised (coarse, category-level association; mixed over classes by the audio
     /// probabilities).
@@ -110,6 +116,12 @@ impl AvModel {
                 let d = cos.mul_scalar(-2.0).add_scalar(2.0).clamp_min(0.0).sqrt();
                 let p = softmax(d.mul_scalar(-10.0), 2).reshape([n, c, h, w]);
                 normalize(p, CamNormalization::Max)
+            }
+            MapSource::AlignmentCentred => {
+                let g_a = self.class_embeddings_audio(features)?;
+                let g_v = self.visual_embedding_map(features.f_v.clone());
+                let centred = if self.centre_visual_positions { g_v } else { centre_positions(g_v) };
+                alignment_maps(g_a, centred, [h, w])
             }
             MapSource::AlignmentCamGated => {
                 let g_a = self.class_embeddings_audio(features)?;

@@ -38,7 +38,7 @@ mod objective;
 pub use config::{AvModelConfig, CamSource};
 pub use guidance::ClassGuidance;
 pub use localize::{ClassMixing, Localization, LocalizeConfig, MapSource, alignment_maps, mix_classes};
-pub use network::{AvFeatures, AvModel, ClassEmbeddings};
+pub use network::{AvFeatures, AvModel, ClassEmbeddings, centre_positions};
 pub use objective::{Batch, LossValues, Method, ObjectiveConfig, Stage};
 
 /// A tensor's values as `f32`, row-major (for reading small results back to the host).

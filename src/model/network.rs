@@ -36,6 +36,9 @@ pub struct AvModel {
     /// Pooling normalisation.
     #[module(skip)]
     pub pooling: PoolNormalization,
+    /// Whether [`AvModel::visual_embedding_map`] centres the positions on the frame's mean.
+    #[module(skip)]
+    pub centre_visual_positions: bool,
 }
 
 impl AvModelConfig {
@@ -60,6 +63,7 @@ impl AvModelConfig {
             project_a: projection.init(device),
             cam: self.cam,
             pooling: self.pooling,
+            centre_visual_positions: self.centre_visual_positions.unwrap_or(false),
         })
     }
 }
@@ -174,9 +178,20 @@ impl AvModel {
     }
 
     /// The visual embedding at every position of F_v (Eq. 8's `g_v` as 1x1 convolutions),
-    /// `[N, h w, D]`, unit length.
+    /// `[N, h w, D]`, unit length. With [`AvModelConfig::centre_visual_positions`], the frame's
+    /// mean embedding is subtracted first and the result normalised again
+    /// ([`centre_positions`]), so a position scores by what sets it apart from the frame.
     pub fn visual_embedding_map(&self, f_v: Tensor<4>) -> Tensor<3> {
         let [n, k, h, w] = f_v.dims();
-        self.project_v.forward(f_v.reshape([n, k, h * w]).swap_dims(1, 2))
+        let g_v = self.project_v.forward(f_v.reshape([n, k, h * w]).swap_dims(1, 2));
+        if self.centre_visual_positions { centre_positions(g_v) } else { g_v }
     }
+}
+
+/// `[N, P, D]` position embeddings minus their mean over the positions, each divided by its
+/// length (a position equal to the mean stays 0, with a finite gradient).
+pub fn centre_positions(g_v: Tensor<3>) -> Tensor<3> {
+    let centred = g_v.clone() - g_v.mean_dim(1);
+    let norm = centred.clone().powi_scalar(2).sum_dim(2).add_scalar(1e-12).sqrt();
+    centred / norm
 }

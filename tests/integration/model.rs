@@ -7,8 +7,8 @@ use crate::common;
 
 use av_align::Error;
 use av_align::model::{
-    AvModelConfig, Batch, CamSource, ClassMixing, LocalizeConfig, MapSource, Method, ObjectiveConfig, Stage,
-    alignment_maps, mix_classes,
+    AvModel, AvModelConfig, Batch, CamSource, ClassMixing, LocalizeConfig, MapSource, Method,
+    ObjectiveConfig, Stage, alignment_maps, mix_classes,
 };
 use av_align::train::{TrainConfig, Trainer, load_model, load_model_for, save_model};
 use av_testkit::tmp_dir as tmp;
@@ -49,6 +49,7 @@ fn forward_objective_and_localization_have_the_documented_shapes() {
         MapSource::Alignment,
         MapSource::AlignmentCamGated,
         MapSource::AlignmentSoftmax,
+        MapSource::AlignmentCentred,
         MapSource::VisualCam,
         MapSource::Correspondence,
     ] {
@@ -95,6 +96,54 @@ fn forward_objective_and_localization_have_the_documented_shapes() {
         v1.position
     );
     let _ = loss.backward();
+}
+
+#[test]
+fn the_per_position_term_runs_in_stage_one_and_takes_cross_class_negatives() {
+    use av_align::alignment::{CrossClassNegative, PositionLossConfig};
+    let ad = Device::flex().autodiff();
+    let model = tiny(3).init(&ad).unwrap();
+    let labels = Tensor::<2>::from_data(
+        TensorData::new(vec![1.0f32, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0], [4, 3]),
+        &ad,
+    );
+    let b = Batch { labels_a: labels.clone(), labels_v: labels, ..batch(4, 3, &ad) };
+    let stage1 = ObjectiveConfig::default();
+    let (_, plain) = model.objective(&b, &stage1).unwrap();
+    let with = ObjectiveConfig { position: Some(PositionLossConfig::lvs()), ..stage1 };
+    let (_, v) = model.objective(&b, &with).unwrap();
+    assert_eq!((plain.position, v.align), (0.0, 0.0));
+    assert!(v.position > 0.0 && (v.total - plain.total - v.position).abs() < 1e-4, "{v:?}");
+    let cross =
+        PositionLossConfig { cross_class: Some(CrossClassNegative::default()), ..PositionLossConfig::lvs() };
+    let stage2 = ObjectiveConfig { stage: Stage::Two, position: Some(cross), ..stage1 };
+    let (loss, v) = model.objective(&b, &stage2).unwrap();
+    assert!(v.position.is_finite() && v.position > 0.0);
+    let _ = loss.backward();
+}
+
+#[test]
+fn centred_visual_positions_are_unit_and_match_the_test_time_centring() {
+    let device = Device::flex();
+    let plain = tiny(3).init(&device).unwrap();
+    let centred = AvModel { centre_visual_positions: true, ..plain.clone() };
+    let b = batch(2, 3, &device);
+    let f = plain.features(b.frames, b.logmels).unwrap();
+    let g = centred.visual_embedding_map(f.f_v.clone()); // [2, 16, 16]
+    let norms = to_vec(g.clone().powi_scalar(2).sum_dim(2));
+    assert!(norms.iter().all(|v| (v - 1.0).abs() < 1e-4), "{norms:?}");
+    // Centred before the normalisation: the uncentred embeddings minus their mean are
+    // parallel to the centred ones.
+    let raw = plain.visual_embedding_map(f.f_v.clone());
+    let diff = raw.clone() - raw.mean_dim(1);
+    let cos = to_vec((diff.clone() * g).sum_dim(2) / diff.powi_scalar(2).sum_dim(2).sqrt());
+    assert!(cos.iter().all(|v| (v - 1.0).abs() < 1e-4), "{cos:?}");
+    // Eq. 8 of the centred model is the plain model's test-time centred Eq. 8.
+    let maps = |m: &AvModel, source| to_vec(m.class_localization_maps(&f, source).unwrap());
+    let (a, b) = (maps(&centred, MapSource::Alignment), maps(&plain, MapSource::AlignmentCentred));
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6));
+    assert_eq!(maps(&centred, MapSource::AlignmentCentred), a);
+    assert!(a.iter().zip(maps(&plain, MapSource::Alignment)).any(|(x, y)| (x - y).abs() > 1e-3));
 }
 
 #[test]

@@ -220,6 +220,7 @@ pub fn evaluate_generalization_on(
     let cfg = |source| LocalizeConfig { source, ..LocalizeConfig::default() };
     let mut models: Vec<(&str, &AvModel, LocalizeConfig)> = vec![
         ("ours (Eq. 8)", model, cfg(MapSource::Alignment)),
+        ("ours, Eq. 8 on spatially centred visual embeddings", model, cfg(MapSource::AlignmentCentred)),
         ("ours, Eq. 8 gated by the visual CAM", model, cfg(MapSource::AlignmentCamGated)),
         ("ours, Eq. 8 as a spatial softmax (MSSL softmax(-10 d))", model, cfg(MapSource::AlignmentSoftmax)),
         ("the model's own visual CAMs", model, cfg(MapSource::VisualCam)),
