@@ -9,8 +9,8 @@ use av_align::model::MapSource;
 use av_align::overlay::save_png;
 use av_align::train::{StreamingFlickr, load_flickr_train};
 use av_experiments::flickr::{
-    FlickrPlan, calibrate_silence, evaluate_generalization, run_bench_eval, run_demo, run_real_test_set,
-    ship_model, train_plan, train_plan_on,
+    FlickrPlan, calibrate_silence, embedding_spread, evaluate_generalization_on, run_bench_eval, run_demo,
+    run_real_test_set, ship_model, test_sets, train_plan, train_plan_on,
 };
 use av_experiments::models::load_checkpoint_with_plan;
 use av_experiments::run::RunContext;
@@ -93,17 +93,30 @@ pub fn run(args: Args) -> Result<()> {
                 .with_context(|| format!("--split must be val or test, not {split}"))?;
             let (plan, model, stage1) = load_checkpoint_with_plan(&checkpoint, None, &ctx.device)
                 .context("loading the model folder")?;
-            let report = evaluate_generalization(
-                &model,
-                stage1.as_ref(),
-                &plan,
-                split,
-                scenes,
-                &ctx.device,
-                ctx.progress,
-            )?;
+            let sets = test_sets(&plan, split, scenes, ctx.progress)?;
+            let rule = av_align::metrics::PredictionRule::Absolute(0.5);
+            let (report, _) = evaluate_generalization_on(&model, stage1.as_ref(), &sets, rule, &ctx.device)?;
             ctx.write_json("generalization.json", &report)?;
             println!("{}", report.table());
+            let spreads = [
+                embedding_spread(&model, &sets[0], &ctx.device)?,
+                embedding_spread(&model, &sets[1], &ctx.device)?,
+            ];
+            ctx.write_json("embeddings.json", &spreads)?;
+            println!("\nHow far apart Eq. 8's embeddings are (mean cosines; in-family / out-of-family):\n");
+            println!(
+                "| two classes sounding in one clip | first classes of two other clips | a position and its frame's mean |"
+            );
+            println!("|---|---|---|");
+            println!(
+                "| {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} |",
+                spreads[0].same_clip_classes,
+                spreads[1].same_clip_classes,
+                spreads[0].other_clips,
+                spreads[1].other_clips,
+                spreads[0].positions_to_frame_mean,
+                spreads[1].positions_to_frame_mean
+            );
             Ok(())
         }
         Command::Eval { checkpoint, data, scenes, maps, threshold } => {

@@ -17,6 +17,7 @@ use av_align::preprocess::AudioWindow;
 use av_align::train::TrainConfig;
 
 mod class_pairs;
+mod embeddings;
 mod evaluate;
 mod generalization;
 mod pictures;
@@ -25,6 +26,7 @@ mod silence;
 mod train;
 
 pub use class_pairs::{ClassPairScore, class_pair_score};
+pub use embeddings::{EmbeddingSpread, embedding_spread};
 pub use evaluate::{EvalReport, PAPER_TABLE1, evaluate_on_bench, flickr_table, markdown_table};
 pub use generalization::{
     Family, GeneralizationReport, GeneralizationRow, MapMass, TestSet, evaluate_generalization,
