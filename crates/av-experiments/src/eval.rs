@@ -26,7 +26,8 @@ pub struct SceneMaps {
     pub size: usize,
 }
 
-fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+/// A tensor's values as `f32`, row-major.
+pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.into_data()
         .convert::<f32>()
         .try_to_vec::<f32>()

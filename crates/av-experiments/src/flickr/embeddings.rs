@@ -4,11 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use av_align::Result;
 use av_align::model::AvModel;
-use av_align::{Error, Result};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 
 use super::generalization::TestSet;
+use crate::eval::to_vec;
 
 /// Mean cosines over a test set (every scene counted; NaN where no pair exists).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -26,13 +27,6 @@ pub struct EmbeddingSpread {
     /// Mean over frames and positions of the cosine between a position's visual embedding and
     /// the frame's mean embedding (1: every position is the same vector).
     pub positions_to_frame_mean: f64,
-}
-
-fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    t.into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::Config(format!("cannot read a tensor back: {e:?}")))
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
