@@ -7,6 +7,7 @@ use super::dispatch::{Kernel, Lanes, dispatch};
 use super::layout::{Layout, round_up};
 use super::{Blocking, with_padded_batch};
 use crate::conv::ConvGeometry;
+use crate::conv::scratch::with_col;
 
 /// `y = conv2d(x, weight)` for a geometry the direct kernels take ([`super::check`]).
 pub(crate) fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
@@ -18,36 +19,55 @@ pub(crate) fn forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
 }
 
 /// Tiles of `OB` channels x `V8` vectors of 8 columns.
+///
+/// With at least as many images as threads, each rayon task pads one image into its thread's
+/// scratch buffer and computes all its output channels, so a thread holds one padded image at
+/// a time; with fewer images (inference), the batch is padded once and the tasks are (image,
+/// block of channels) pairs, so every thread has work.
 fn forward_with<const OB: usize, const V8: usize>(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let layout = Layout::new(g, 8 * V8);
-    with_padded_batch(g, &layout, x, |xp| {
-        let taps = g.col_rows();
-        // Weights of each block of OB output channels, tap-major: [O / OB][C kh kw][OB].
-        let mut packed = vec![0.0f32; g.weight_len()];
-        for (b, block) in packed.chunks_exact_mut(taps * OB).enumerate() {
-            for (t, lanes) in block.chunks_exact_mut(OB).enumerate() {
-                for (q, lane) in lanes.iter_mut().enumerate() {
-                    *lane = weight[(b * OB + q) * taps + t];
-                }
+    let taps = g.col_rows();
+    // Weights of each block of OB output channels, tap-major: [O / OB][C kh kw][OB].
+    let mut packed = vec![0.0f32; g.weight_len()];
+    for (b, block) in packed.chunks_exact_mut(taps * OB).enumerate() {
+        for (t, lanes) in block.chunks_exact_mut(OB).enumerate() {
+            for (q, lane) in lanes.iter_mut().enumerate() {
+                *lane = weight[(b * OB + q) * taps + t];
             }
         }
-        let offsets = layout.tap_offsets(g);
-        let [ho, wo] = g.output;
-        let blocks = g.out_channels / OB;
-        let mut y = vec![0.0f32; g.batch * g.out_image_len()];
-        y.par_chunks_mut(OB * ho * wo).enumerate().for_each(|(unit, y_block)| {
-            let (n, b) = (unit / blocks, unit % blocks);
-            dispatch(Tiles::<OB, V8> {
-                g,
-                offsets: &offsets,
-                row_step: layout.row_step(g),
-                xp: &xp[n * layout.image_len()..(n + 1) * layout.image_len()],
-                weights: &packed[b * taps * OB..(b + 1) * taps * OB],
-                y: y_block,
+    }
+    let offsets = layout.tap_offsets(g);
+    let [ho, wo] = g.output;
+    let blocks = g.out_channels / OB;
+    let tiles = |xp: &[f32], b: usize, y_block: &mut [f32]| {
+        dispatch(Tiles::<OB, V8> {
+            g,
+            offsets: &offsets,
+            row_step: layout.row_step(g),
+            xp,
+            weights: &packed[b * taps * OB..(b + 1) * taps * OB],
+            y: y_block,
+        })
+    };
+    let mut y = vec![0.0f32; g.batch * g.out_image_len()];
+    if g.batch >= rayon::current_num_threads() {
+        y.par_chunks_mut(g.out_image_len()).zip(x.par_chunks(g.image_len())).for_each(|(y_n, x_n)| {
+            with_col(layout.image_len(), |xp| {
+                layout.fill(g, x_n, xp);
+                for (b, y_block) in y_n.chunks_mut(OB * ho * wo).enumerate() {
+                    tiles(xp, b, y_block);
+                }
+            })
+        });
+    } else {
+        with_padded_batch(g, &layout, x, |xp| {
+            y.par_chunks_mut(OB * ho * wo).enumerate().for_each(|(unit, y_block)| {
+                let (n, b) = (unit / blocks, unit % blocks);
+                tiles(&xp[n * layout.image_len()..(n + 1) * layout.image_len()], b, y_block);
             });
         });
-        y
-    })
+    }
+    y
 }
 
 /// Every output tile of one image and one block of output channels.

@@ -3,10 +3,11 @@
 
 use rayon::prelude::*;
 
+use super::Blocking;
 use super::dispatch::{Kernel, Lanes, dispatch};
 use super::layout::{Layout, round_up};
-use super::{Blocking, with_padded_batch};
 use crate::conv::ConvGeometry;
+use crate::conv::scratch::with_col;
 
 /// `dW = sum_n dY_n * X_n` for a geometry the direct kernels take ([`super::check`]).
 pub(crate) fn weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Vec<f32> {
@@ -17,58 +18,58 @@ pub(crate) fn weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Vec<f32>
     }
 }
 
-/// Accumulators of `OB` channels x `V8` vectors of 8 columns.
+/// Accumulators of `OB` channels x `V8` vectors of 8 columns. One partial sum per group of
+/// images (one group per thread), each image of a group padded in turn into the thread's
+/// scratch buffer, so a thread holds one padded image at a time; then the partial sums' total.
 fn weight_grad_with<const OB: usize, const V8: usize>(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Vec<f32> {
     let layout = Layout::new(g, 8 * V8);
-    with_padded_batch(g, &layout, x, |xp| {
-        let offsets = layout.tap_offsets(g);
-        let [ho, wo] = g.output;
-        let wo_r = round_up(wo, 8 * V8);
-        // One partial sum per group of images, then their sum.
-        let groups = rayon::current_num_threads().clamp(1, g.batch);
-        let per = g.batch.div_ceil(groups);
-        let dy_image_len = g.out_channels * ho * wo_r;
-        let mut parts = vec![0.0f32; groups * g.weight_len()];
-        parts.par_chunks_mut(g.weight_len()).enumerate().for_each(|(t, dw)| {
-            let images = (t * per).min(g.batch)..((t + 1) * per).min(g.batch);
-            // The output gradients of these images with rows padded to whole vectors, [n, O,
-            // Ho, Wo_r]: the gradient itself when its rows already are (the stems' 64 and 32
-            // columns).
-            let dy = &grad[images.start * g.out_image_len()..images.end * g.out_image_len()];
-            let padded;
+    let offsets = layout.tap_offsets(g);
+    let [ho, wo] = g.output;
+    let wo_r = round_up(wo, 8 * V8);
+    let groups = rayon::current_num_threads().clamp(1, g.batch);
+    let per = g.batch.div_ceil(groups);
+    let dy_image_len = g.out_channels * ho * wo_r;
+    let mut parts = vec![0.0f32; groups * g.weight_len()];
+    parts.par_chunks_mut(g.weight_len()).enumerate().for_each(|(t, dw)| {
+        // The output gradient of one image with rows padded to whole vectors, [O, Ho, Wo_r]:
+        // the gradient itself when its rows already are (the stems' 64 and 32 columns).
+        let mut rows = if wo == wo_r { Vec::new() } else { vec![0.0f32; dy_image_len] };
+        for n in (t * per).min(g.batch)..((t + 1) * per).min(g.batch) {
+            let dy = &grad[n * g.out_image_len()..(n + 1) * g.out_image_len()];
             let dyp = if wo == wo_r {
                 dy
             } else {
-                let mut rows = vec![0.0f32; images.len() * dy_image_len];
                 for (dst, src) in rows.chunks_exact_mut(wo_r).zip(dy.chunks_exact(wo)) {
                     dst[..wo].copy_from_slice(src);
                 }
-                padded = rows;
-                &padded[..]
+                &rows[..]
             };
-            for b in 0..g.out_channels / OB {
-                dispatch(TapSums::<OB, V8> {
-                    g,
-                    offsets: &offsets,
-                    row_step: layout.row_step(g),
-                    xp: &xp[images.start * layout.image_len()..images.end * layout.image_len()],
-                    image_len: layout.image_len(),
-                    dy: dyp,
-                    dy_image_len,
-                    block: b,
-                    dw: &mut dw[b * OB * g.col_rows()..(b + 1) * OB * g.col_rows()],
-                });
-            }
-        });
-        let (first, rest) = parts.split_at_mut(g.weight_len());
-        for other in rest.chunks_exact(g.weight_len()) {
-            for (a, b) in first.iter_mut().zip(other) {
-                *a += *b;
-            }
+            with_col(layout.image_len(), |xp| {
+                layout.fill(g, &x[n * g.image_len()..(n + 1) * g.image_len()], xp);
+                for b in 0..g.out_channels / OB {
+                    dispatch(TapSums::<OB, V8> {
+                        g,
+                        offsets: &offsets,
+                        row_step: layout.row_step(g),
+                        xp,
+                        image_len: layout.image_len(),
+                        dy: dyp,
+                        dy_image_len,
+                        block: b,
+                        dw: &mut dw[b * OB * g.col_rows()..(b + 1) * OB * g.col_rows()],
+                    });
+                }
+            });
         }
-        parts.truncate(g.weight_len());
-        parts
-    })
+    });
+    let (first, rest) = parts.split_at_mut(g.weight_len());
+    for other in rest.chunks_exact(g.weight_len()) {
+        for (a, b) in first.iter_mut().zip(other) {
+            *a += *b;
+        }
+    }
+    parts.truncate(g.weight_len());
+    parts
 }
 
 /// A group of images' contribution to the weight gradient of one block of output channels.
