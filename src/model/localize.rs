@@ -142,12 +142,6 @@ impl AvModel {
         })
     }
 
-    fn class_embeddings_audio(&self, features: &AvFeatures) -> Result<Tensor<3>> {
-        let wa = self.class_maps(features.f_a.clone(), false)?;
-        let pa = av_alignment::class_aware_pool(features.f_a.clone(), wa, self.pooling)?;
-        Ok(self.project_a.forward(pa))
-    }
-
     /// Localizes the sounds of a batch: per-class maps, upsampled, and the class-agnostic
     /// mixture (MSSL `new/main.py:test` and `visualize`).
     ///

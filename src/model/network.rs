@@ -170,11 +170,30 @@ impl AvModel {
     /// # Errors
     /// [`Error::Cam`], [`Error::Align`].
     pub fn class_embeddings(&self, features: &AvFeatures) -> Result<ClassEmbeddings> {
-        let wa = self.class_maps(features.f_a.clone(), false)?;
+        Ok(ClassEmbeddings {
+            audio: self.class_embeddings_audio(features)?,
+            visual: self.class_embeddings_visual(features)?,
+        })
+    }
+
+    /// The visual half of [`AvModel::class_embeddings`], `[N, C, D]`.
+    ///
+    /// # Errors
+    /// [`Error::Cam`], [`Error::Align`].
+    pub(crate) fn class_embeddings_visual(&self, features: &AvFeatures) -> Result<Tensor<3>> {
         let wv = self.class_maps(features.f_v.clone(), true)?;
-        let pa = class_aware_pool(features.f_a.clone(), wa, self.pooling)?;
         let pv = class_aware_pool(features.f_v.clone(), wv, self.pooling)?;
-        Ok(ClassEmbeddings { audio: self.project_a.forward(pa), visual: self.project_v.forward(pv) })
+        Ok(self.project_v.forward(pv))
+    }
+
+    /// The audio half of [`AvModel::class_embeddings`], `[N, C, D]`.
+    ///
+    /// # Errors
+    /// [`Error::Cam`], [`Error::Align`].
+    pub(crate) fn class_embeddings_audio(&self, features: &AvFeatures) -> Result<Tensor<3>> {
+        let wa = self.class_maps(features.f_a.clone(), false)?;
+        let pa = class_aware_pool(features.f_a.clone(), wa, self.pooling)?;
+        Ok(self.project_a.forward(pa))
     }
 
     /// The visual embedding at every position of F_v (Eq. 8's `g_v` as 1x1 convolutions),

@@ -174,11 +174,12 @@ impl AvModel {
         }
         let stage_two = objective.stage == Stage::Two;
         if stage_two || objective.position.is_some() {
-            let emb = self.class_embeddings(&features)?;
+            // Stage 1 with the per-position term needs only the audio embeddings.
+            let audio = self.class_embeddings_audio(&features)?;
             if stage_two {
                 let align = alignment_loss(
-                    emb.audio.clone(),
-                    emb.visual,
+                    audio.clone(),
+                    self.class_embeddings_visual(&features)?,
                     features.logits_a.clone(),
                     features.logits_v.clone(),
                     &objective.align,
@@ -195,7 +196,7 @@ impl AvModel {
                     cam.reshape([n, c, h * w])
                 });
                 let term = position_contrastive_loss_with_cams(
-                    emb.audio,
+                    audio,
                     g_v,
                     batch.labels_a.clone(),
                     batch.labels_v.clone(),

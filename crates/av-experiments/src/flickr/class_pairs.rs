@@ -18,6 +18,10 @@ pub struct ClassPairScore {
     pub pairs: usize,
     /// Pairs where both maps rank the two objects alike (class-agnostic on that pair).
     pub ties: usize,
+    /// Pairs that could not be scored (a box with no pixel on the map, or a class the maps do
+    /// not have); not in `pairs`. Absent (0) in reports written before it existed.
+    #[serde(default)]
+    pub unscored: usize,
 }
 
 /// Mean of `map` (`size x size`) inside the pixel box `[x0, y0, x1, y1)`, clipped to the map;
@@ -42,27 +46,30 @@ pub(super) fn box_mean(map: &[f32], size: usize, bbox: [f64; 4]) -> Option<f64> 
 /// `maps[k].per_class` holds `C` maps of `size x size`; `truths` in the same order.
 pub fn class_pair_score(maps: &[SceneMaps], truths: &[SceneTruth]) -> ClassPairScore {
     const TIE: f64 = 1e-6;
-    let (mut right, mut ties, mut pairs) = (0usize, 0usize, 0usize);
+    let (mut right, mut ties, mut pairs, mut unscored) = (0usize, 0usize, 0usize, 0usize);
     for (m, t) in maps.iter().zip(truths) {
         let plane = m.size * m.size;
-        let classes = m.per_class.len() / plane.max(1);
         let normalised = |c: usize| -> Option<Vec<f32>> {
             let map = m.per_class.get(c * plane..(c + 1) * plane)?;
             let max = map.iter().copied().fold(0.0f32, f32::max);
             Some(if max > 0.0 { map.iter().map(|v| v / max).collect() } else { vec![0.0; plane] })
         };
-        let sounding: Vec<_> = t.objects.iter().filter(|o| o.sounding && o.class < classes).collect();
+        let sounding: Vec<_> = t.objects.iter().filter(|o| o.sounding).collect();
         for (k, a) in sounding.iter().enumerate() {
             for b in &sounding[k + 1..] {
                 if a.class == b.class {
                     continue;
                 }
                 let (Some(map_a), Some(map_b)) = (normalised(a.class), normalised(b.class)) else {
+                    unscored += 1;
                     continue;
                 };
                 let means = [&map_a, &map_b]
                     .map(|map| box_mean(map, m.size, a.bbox).zip(box_mean(map, m.size, b.bbox)));
-                let [Some((aa, ab)), Some((ba, bb))] = means else { continue };
+                let [Some((aa, ab)), Some((ba, bb))] = means else {
+                    unscored += 1;
+                    continue;
+                };
                 pairs += 1;
                 let d = (aa - ab) - (ba - bb);
                 if d > TIE {
@@ -74,7 +81,7 @@ pub fn class_pair_score(maps: &[SceneMaps], truths: &[SceneTruth]) -> ClassPairS
         }
     }
     let accuracy = if pairs == 0 { f64::NAN } else { (right as f64 + 0.5 * ties as f64) / pairs as f64 };
-    ClassPairScore { accuracy, pairs, ties }
+    ClassPairScore { accuracy, pairs, ties, unscored }
 }
 
 #[cfg(test)]
@@ -119,7 +126,15 @@ mod tests {
         let (m, mut t) = scene(vec![1.0; 48]);
         t.objects[1].sounding = false;
         let s = class_pair_score(&[m], &[t]);
-        assert_eq!(s.pairs, 0);
+        assert_eq!((s.pairs, s.unscored), (0, 0));
         assert!(s.accuracy.is_nan());
+    }
+
+    #[test]
+    fn a_box_off_the_map_is_counted_as_unscored() {
+        let (m, mut t) = scene(vec![1.0; 48]);
+        t.objects[1].bbox = [9.0, 9.0, 12.0, 12.0];
+        let s = class_pair_score(&[m], &[t]);
+        assert_eq!((s.pairs, s.unscored), (0, 1));
     }
 }

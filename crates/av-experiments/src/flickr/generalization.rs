@@ -106,7 +106,12 @@ impl GeneralizationReport {
                 None => Cell::Empty,
             };
             let pairs = match &r.class_pairs {
-                Some([a, b]) => Cell::Text(format!("{:.2}; {:.2}", a.accuracy, b.accuracy)),
+                Some([a, b]) => {
+                    let unscored = a.unscored + b.unscored;
+                    let note =
+                        if unscored > 0 { format!(" ({unscored} pairs unscored)") } else { String::new() };
+                    Cell::Text(format!("{:.2}; {:.2}{note}", a.accuracy, b.accuracy))
+                }
                 None => Cell::Empty,
             };
             let cells = vec![
