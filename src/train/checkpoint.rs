@@ -5,7 +5,7 @@
 //! ```text
 //! step-00000120/           one complete checkpoint (written as step-00000120.tmp, then renamed)
 //!   model.bpk, model.json  weights (burnpack, with parameter ids) and the AvModelConfig
-//!   optimizer.bpk          SGD momentum buffers (keyed by parameter id)
+//!   optimizer.bpk          optimizer state: SGD momentum or AdamW moments (keyed by parameter id)
 //!   state.json             TrainConfig, step counters, per-epoch history
 //! latest                   the name of the newest complete checkpoint (replaced atomically)
 //! ```

@@ -17,6 +17,27 @@ pub enum LrSchedule {
         /// Factor.
         gamma: f64,
     },
+    /// Half a cosine from `lr` in the first epoch down to `lr * final_fraction` in the last
+    /// (per epoch: `lr * (f + (1 - f) * (1 + cos(pi * epoch / (epochs - 1))) / 2)`).
+    Cosine {
+        /// The last epoch's rate as a fraction of `lr`, in `[0, 1]`.
+        final_fraction: f64,
+    },
+}
+
+/// The optimizer of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub enum OptimizerKind {
+    /// SGD with `momentum` and L2 `weight_decay` (MSSL `new/`, the paper).
+    #[default]
+    Sgd,
+    /// AdamW (Loshchilov and Hutter) with decoupled `weight_decay`; `momentum` is unused.
+    AdamW {
+        /// First-moment decay (0.9).
+        beta1: f32,
+        /// Second-moment decay (0.999).
+        beta2: f32,
+    },
 }
 
 /// Everything a training run needs besides the model and the data. Stored as JSON next to
@@ -39,6 +60,9 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Schedule.
     pub schedule: LrSchedule,
+    /// Optimizer (SGD when absent from a stored plan).
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
     /// Seed of the batch order and the flips.
     pub seed: u64,
     /// Random horizontal flips of the frames (p = 0.5).
@@ -69,6 +93,7 @@ impl TrainConfig {
             momentum: 0.9,
             weight_decay: 5e-4,
             schedule: LrSchedule::Constant,
+            optimizer: OptimizerKind::Sgd,
             seed: 0,
             hflip: true,
             checkpoint_every: 0,
@@ -112,6 +137,15 @@ impl TrainConfig {
             LrSchedule::Step { every_epochs, gamma } => {
                 self.lr * gamma.powi((epoch / every_epochs.max(1)) as i32)
             }
+            LrSchedule::Cosine { final_fraction } => {
+                let progress = if self.epochs > 1 {
+                    epoch.min(self.epochs - 1) as f64 / (self.epochs - 1) as f64
+                } else {
+                    0.0
+                };
+                let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+                self.lr * (final_fraction + (1.0 - final_fraction) * cosine)
+            }
         }
     }
 
@@ -136,6 +170,68 @@ impl TrainConfig {
         if let LrSchedule::Step { every_epochs: 0, .. } = self.schedule {
             return Err(Error::Config("a step schedule needs every_epochs > 0".into()));
         }
+        if let LrSchedule::Cosine { final_fraction } = self.schedule
+            && !(0.0..=1.0).contains(&final_fraction)
+        {
+            return Err(Error::Config(format!(
+                "a cosine schedule needs final_fraction in [0, 1], not {final_fraction}"
+            )));
+        }
+        if let OptimizerKind::AdamW { beta1, beta2 } = self.optimizer
+            && !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2))
+        {
+            return Err(Error::Config(format!(
+                "AdamW needs beta1 and beta2 in [0, 1), not {beta1} and {beta2}"
+            )));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_schedule_runs_from_lr_down_to_the_final_fraction() {
+        let cfg = TrainConfig {
+            epochs: 5,
+            lr: 0.1,
+            schedule: LrSchedule::Cosine { final_fraction: 0.2 },
+            ..TrainConfig::mssl_new(Stage::One)
+        };
+        let lrs: Vec<f64> = (0..5).map(|e| cfg.lr_at(e)).collect();
+        assert!((lrs[0] - 0.1).abs() < 1e-12, "{lrs:?}");
+        assert!((lrs[2] - 0.06).abs() < 1e-12, "midpoint is the mean of lr and its floor: {lrs:?}");
+        assert!((lrs[4] - 0.02).abs() < 1e-12, "{lrs:?}");
+        assert!(lrs.windows(2).all(|w| w[1] < w[0]), "{lrs:?}");
+        let one_epoch = TrainConfig { epochs: 1, ..cfg };
+        assert_eq!(one_epoch.lr_at(0), 0.1);
+    }
+
+    #[test]
+    fn bad_schedules_and_optimizers_are_config_errors() {
+        let base = TrainConfig::mssl_new(Stage::One);
+        let cosine = TrainConfig { schedule: LrSchedule::Cosine { final_fraction: 1.5 }, ..base.clone() };
+        assert!(matches!(cosine.validate(), Err(Error::Config(_))));
+        let adam =
+            TrainConfig { optimizer: OptimizerKind::AdamW { beta1: 1.0, beta2: 0.999 }, ..base.clone() };
+        assert!(matches!(adam.validate(), Err(Error::Config(_))));
+        let ok = TrainConfig { optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999 }, ..base };
+        assert!(ok.validate().is_ok());
+    }
+
+    #[test]
+    fn stored_settings_without_an_optimizer_read_as_sgd() {
+        let cfg = TrainConfig {
+            optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.99 },
+            ..TrainConfig::mssl_new(Stage::Two)
+        };
+        let mut json: serde_json::Value = serde_json::to_value(&cfg).expect("to json");
+        let back: TrainConfig = serde_json::from_value(json.clone()).expect("from json");
+        assert_eq!(back, cfg);
+        json.as_object_mut().expect("object").remove("optimizer");
+        let old: TrainConfig = serde_json::from_value(json).expect("an older plan without the field");
+        assert_eq!(old.optimizer, OptimizerKind::Sgd);
     }
 }

@@ -14,7 +14,7 @@ pub use checkpoint::{
     EpochLog, TrainState, checkpoints_dir, latest_checkpoint, latest_published, load_model, load_model_for,
     load_state, publish_checkpoint, save_model, save_training_checkpoint,
 };
-pub use config::{LrSchedule, TrainConfig};
+pub use config::{LrSchedule, OptimizerKind, TrainConfig};
 pub use data::InMemoryDataset;
 pub use data_parallel::{MIN_SHARD, replica_devices, shard_ranges};
 pub use flickr::{StreamingFlickr, decode_pair, load_flickr_train};

@@ -10,7 +10,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::constant::ConstantLr;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::{AdamWConfig, GradientsParams, SgdConfig};
 use burn::tensor::Device;
 
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ use crate::train::batch_source::BatchSource;
 use crate::train::checkpoint::{
     EpochLog, TrainState, latest_checkpoint, load_model_for, load_state, save_training_checkpoint,
 };
-use crate::train::config::TrainConfig;
+use crate::train::config::{OptimizerKind, TrainConfig};
 use crate::train::data_parallel::{MIN_SHARD, replica_devices, shard_ranges, sharded_gradients};
 use crate::train::prefetch::{BatchPlan, Prefetcher};
 
@@ -189,10 +189,17 @@ impl<'a> Trainer<'a> {
         if !replicas.is_empty() {
             shard_ranges(cfg.batch_size, replicas.len(), MIN_SHARD)?;
         }
-        let mut optim = SgdConfig::new()
-            .with_momentum(Some(MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0)))
-            .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
-            .init();
+        let mut optim = match cfg.optimizer {
+            OptimizerKind::Sgd => SgdConfig::new()
+                .with_momentum(Some(MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0)))
+                .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
+                .init(),
+            OptimizerKind::AdamW { beta1, beta2 } => AdamWConfig::new()
+                .with_beta_1(beta1)
+                .with_beta_2(beta2)
+                .with_weight_decay(cfg.weight_decay as f32)
+                .init(),
+        };
         let mut state = TrainState {
             version: 1,
             config: cfg.clone(),

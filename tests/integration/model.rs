@@ -10,7 +10,9 @@ use av_align::model::{
     AvModel, AvModelConfig, Batch, CamSource, ClassMixing, LocalizeConfig, MapSource, Method,
     ObjectiveConfig, Stage, alignment_maps, mix_classes,
 };
-use av_align::train::{TrainConfig, Trainer, load_model, load_model_for, save_model};
+use av_align::train::{
+    LrSchedule, OptimizerKind, TrainConfig, Trainer, load_model, load_model_for, save_model,
+};
 use av_testkit::tmp_dir as tmp;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
@@ -266,8 +268,6 @@ fn localization_maps_and_class_mixing_match_the_official_code() {
 
 #[test]
 fn training_resumes_after_an_interruption_with_the_same_result() {
-    let device = Device::flex();
-    let data = common::dataset(3, 24);
     let cfg = TrainConfig {
         epochs: 2,
         batch_size: 8,
@@ -275,14 +275,36 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
         checkpoint_every: 2,
         ..TrainConfig::mssl_new(Stage::Two)
     };
+    resumes_with_the_same_result(cfg, "sgd");
+}
+
+#[test]
+fn adamw_with_a_cosine_schedule_resumes_with_the_same_result() {
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        lr: 1e-3,
+        checkpoint_every: 2,
+        optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999 },
+        schedule: LrSchedule::Cosine { final_fraction: 0.1 },
+        ..TrainConfig::mssl_new(Stage::Two)
+    };
+    resumes_with_the_same_result(cfg, "adamw");
+}
+
+/// Trains `cfg` straight through and interrupted after 4 of 6 steps then resumed: the same
+/// losses and weights; other settings in the interrupted run's directory are refused.
+fn resumes_with_the_same_result(cfg: TrainConfig, name: &str) {
+    let device = Device::flex();
+    let data = common::dataset(3, 24);
     let model_cfg = tiny(2);
     // Straight through.
-    let dir_a = tmp("resume-a");
+    let dir_a = tmp(&format!("resume-a-{name}"));
     let init = model_cfg.init(&device).unwrap();
     let a = Trainer::new(cfg.clone(), &dir_a).unwrap().fit(init.clone(), &model_cfg, &data, &device).unwrap();
     assert!(a.finished && a.resumed_from_step.is_none());
     // Interrupted after 4 of 6 steps (mid-epoch), then resumed from the checkpoint.
-    let dir_b = tmp("resume-b");
+    let dir_b = tmp(&format!("resume-b-{name}"));
     let b1 = Trainer::new(cfg.clone(), &dir_b)
         .unwrap()
         .stop_after_steps(4)
@@ -300,7 +322,7 @@ fn training_resumes_after_an_interruption_with_the_same_result() {
     let fb = to_vec(b2.model.features(x.frames, x.logmels).unwrap().logits_a);
     assert_eq!(fa, fb, "weights differ after resume");
     // Other settings in the same run directory are refused.
-    let other = TrainConfig { lr: 0.02, ..cfg };
+    let other = TrainConfig { lr: cfg.lr * 2.0, ..cfg };
     let err = Trainer::new(other, &dir_b).unwrap().fit(init, &model_cfg, &data, &device).unwrap_err();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
     std::fs::remove_dir_all(&dir_a).ok();
