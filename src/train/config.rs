@@ -37,6 +37,8 @@ pub enum OptimizerKind {
         beta1: f32,
         /// Second-moment decay (0.999).
         beta2: f32,
+        /// Added to the root of the second moment (PyTorch's default 1e-8).
+        epsilon: f32,
     },
 }
 
@@ -177,11 +179,11 @@ impl TrainConfig {
                 "a cosine schedule needs final_fraction in [0, 1], not {final_fraction}"
             )));
         }
-        if let OptimizerKind::AdamW { beta1, beta2 } = self.optimizer
-            && !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2))
+        if let OptimizerKind::AdamW { beta1, beta2, epsilon } = self.optimizer
+            && !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2) && epsilon > 0.0)
         {
             return Err(Error::Config(format!(
-                "AdamW needs beta1 and beta2 in [0, 1), not {beta1} and {beta2}"
+                "AdamW needs beta1 and beta2 in [0, 1) and epsilon > 0, not {beta1}, {beta2} and {epsilon}"
             )));
         }
         Ok(())
@@ -214,17 +216,22 @@ mod tests {
         let base = TrainConfig::mssl_new(Stage::One);
         let cosine = TrainConfig { schedule: LrSchedule::Cosine { final_fraction: 1.5 }, ..base.clone() };
         assert!(matches!(cosine.validate(), Err(Error::Config(_))));
-        let adam =
-            TrainConfig { optimizer: OptimizerKind::AdamW { beta1: 1.0, beta2: 0.999 }, ..base.clone() };
+        let adam = TrainConfig {
+            optimizer: OptimizerKind::AdamW { beta1: 1.0, beta2: 0.999, epsilon: 1e-8 },
+            ..base.clone()
+        };
         assert!(matches!(adam.validate(), Err(Error::Config(_))));
-        let ok = TrainConfig { optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999 }, ..base };
+        let ok = TrainConfig {
+            optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
+            ..base
+        };
         assert!(ok.validate().is_ok());
     }
 
     #[test]
     fn stored_settings_without_an_optimizer_read_as_sgd() {
         let cfg = TrainConfig {
-            optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.99 },
+            optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.99, epsilon: 1e-8 },
             ..TrainConfig::mssl_new(Stage::Two)
         };
         let mut json: serde_json::Value = serde_json::to_value(&cfg).expect("to json");

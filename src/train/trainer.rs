@@ -194,9 +194,10 @@ impl<'a> Trainer<'a> {
                 .with_momentum(Some(MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0)))
                 .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
                 .init(),
-            OptimizerKind::AdamW { beta1, beta2 } => AdamWConfig::new()
+            OptimizerKind::AdamW { beta1, beta2, epsilon } => AdamWConfig::new()
                 .with_beta_1(beta1)
                 .with_beta_2(beta2)
+                .with_epsilon(epsilon)
                 .with_weight_decay(cfg.weight_decay as f32)
                 .init(),
         };

@@ -285,7 +285,7 @@ fn adamw_with_a_cosine_schedule_resumes_with_the_same_result() {
         batch_size: 8,
         lr: 1e-3,
         checkpoint_every: 2,
-        optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999 },
+        optimizer: OptimizerKind::AdamW { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
         schedule: LrSchedule::Cosine { final_fraction: 0.1 },
         ..TrainConfig::mssl_new(Stage::Two)
     };
