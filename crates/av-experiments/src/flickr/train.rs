@@ -13,7 +13,7 @@ use av_align::{Error, Result};
 use crate::bench::{BenchData, generate};
 use crate::eval::{flickr_evaluate, localize_all};
 use crate::run::write_json;
-use av_align::model::{AvModel, LocalizeConfig, MapSource};
+use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
 use av_align::train::{EpochLog, TrainConfig, load_model_for, save_model};
 
 use super::FlickrPlan;
@@ -23,9 +23,9 @@ use super::FlickrPlan;
 pub struct TrainedPlan {
     /// The stage-1 model.
     pub stage1: AvModel,
-    /// The stage-2 model.
+    /// The stage-2 model (the stage-1 model again for the one-stage AVC-only baseline).
     pub stage2: AvModel,
-    /// Histories of the two stages.
+    /// Histories of the two stages (stage 2 empty for the AVC-only baseline).
     pub history: [Vec<EpochLog>; 2],
     /// Wall time in seconds (this process; a resumed run counts only what it did).
     pub seconds: f64,
@@ -69,6 +69,8 @@ pub(super) fn check_or_save_plan(plan: &FlickrPlan, run_dir: &Path) -> Result<()
 
 /// Stage 1 then stage 2 on `train` (validation AUC per epoch on `val` when given: visual CAMs
 /// in stage 1, Eq. 8 maps in stage 2), saving `model_stage1/`, `model/` and `history.json`.
+/// A plan whose stage 1 is [`Method::AvcOnly`] is Table 2's AVC baseline: one stage (validated
+/// with the AVC maps), no stage 2, and `model/` holds the stage-1 model.
 pub(super) fn train_stages(
     plan: &FlickrPlan,
     train: &dyn av_align::train::BatchSource,
@@ -93,14 +95,29 @@ pub(super) fn train_stages(
             }
             Ok(t)
         };
+    let avc_only = plan.stage1.objective.method == Method::AvcOnly;
+    let (stage1_name, stage1_maps) = if avc_only {
+        ("stage 1 (AVC only, the one-stage baseline)", ("AVC maps", MapSource::Correspondence))
+    } else {
+        ("stage 1 (classification + AVC)", ("visual CAMs", MapSource::VisualCam))
+    };
     if progress {
-        eprintln!(
-            "stage 1 (classification + AVC){}",
-            if val.is_some() { ", validation AUC with visual CAMs" } else { "" }
-        );
+        let with =
+            if val.is_some() { format!(", validation AUC with {}", stage1_maps.0) } else { String::new() };
+        eprintln!("{stage1_name}{with}");
     }
-    let s1 = trainer(&plan.stage1, "stage1", MapSource::VisualCam)?.fit(init, &plan.model, train, device)?;
+    let s1 = trainer(&plan.stage1, "stage1", stage1_maps.1)?.fit(init, &plan.model, train, device)?;
     save_model_dir(&s1.model, plan, &run_dir.join("model_stage1"))?;
+    if avc_only {
+        save_model_dir(&s1.model, plan, &run_dir.join("model"))?;
+        write_json(&run_dir.join("history.json"), &[&s1.history, &Vec::new()])?;
+        return Ok(TrainedPlan {
+            stage1: s1.model.clone(),
+            stage2: s1.model,
+            history: [s1.history, Vec::new()],
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
     if progress {
         eprintln!(
             "stage 2 (+ alignment){}",

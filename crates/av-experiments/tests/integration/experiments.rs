@@ -7,13 +7,37 @@ use std::path::Path;
 
 use av_align::data::Split;
 use av_align::metrics::PredictionRule;
-use av_align::model::MapSource;
+use av_align::model::{MapSource, Method};
 use av_experiments::flickr::{FlickrPlan, evaluate_on_bench, load_run_model, train_plan, write_overlays};
 use av_experiments::generate;
 use av_experiments::multisource::{MultiSourcePlan, markdown_table2, run_multisource};
 use av_experiments::run::RunContext;
 use av_testkit::tmp_dir as tmp;
 use burn::tensor::Device;
+
+/// A plan whose stage 1 is AVC-only trains Table 2's one-stage AVC baseline: no stage 2, and
+/// `model/` is the stage-1 model, ready for `audioset_multisource --avc`.
+#[test]
+fn an_avc_only_plan_trains_one_stage() {
+    let device = Device::flex();
+    let run = tmp("flickr-avc");
+    let mut plan = FlickrPlan::tiny();
+    plan.stage1.objective.method = Method::AvcOnly;
+    let trained = train_plan(&plan, &run, &device, false).unwrap();
+    assert_eq!(trained.history[0].len(), plan.stage1.epochs);
+    assert!(trained.history[0][0].loss.cls_a == 0.0 && trained.history[0][0].loss.avc > 0.0);
+    assert!(trained.history[1].is_empty());
+    assert!(!run.join("stage2").exists(), "the AVC-only baseline has no stage 2");
+    let weights = |dir: &str| std::fs::read(run.join(dir).join("model.bpk")).unwrap();
+    assert_eq!(weights("model"), weights("model_stage1"));
+    let model = load_run_model(&run.join("model"), &device).unwrap().1;
+    let data = generate(&plan.data, Split::Test, 0..4, false).unwrap();
+    let (report, _) =
+        evaluate_on_bench(&model, &data, MapSource::Correspondence, PredictionRule::Absolute(0.5), &device)
+            .unwrap();
+    assert_eq!(report.scenes, 4);
+    std::fs::remove_dir_all(&run).ok();
+}
 
 #[test]
 fn flickr_plan_trains_resumes_and_evaluates_with_pictures() {
