@@ -4,10 +4,12 @@
     python3 tools/sweeps/localization_seeds_table.py b2nc 0 1 2
 
 Prints the generalization table (cIoU@0.5 and AUC in- and out-of-family, class pairs told
-apart), Table 2 by level (in- and out-of-family) and the silence calibration, as Markdown.
+apart), Table 2 by level (in- and out-of-family; with the AVC row when
+tools/sweeps/avc_baseline_seeds.sh has scored every seed) and the silence calibration, as Markdown.
 Standard deviations are over seeds with n - 1 in the denominator.
 """
 import json
+import os
 import statistics
 import sys
 
@@ -40,7 +42,10 @@ def main():
             pairs = "; ".join(cell([r["class_pairs"][j]["accuracy"] for r in rows], 2) for j in (0, 1))
         print(f"| {row['method']} | {' | '.join(cells)} | {pairs} |")
     for family in ("in", "out"):
-        ms = [load(f"{r}/multisource_{family}/metrics.json") for r in runs]
+        # With the AVC baseline (tools/sweeps/avc_baseline_seeds.sh) when every seed has it.
+        with_avc = all(os.path.isfile(f"{r}/multisource_avc_{family}/metrics.json") for r in runs)
+        folder = f"multisource_avc_{family}" if with_avc else f"multisource_{family}"
+        ms = [load(f"{r}/{folder}/metrics.json") for r in runs]
         print(f"\nTable 2, {family}-of-family" if family == "out" else "\nTable 2, in-family", end="")
         print(f" ({ms[0]['test_scenes']} test scenes):\n")
         print("| method | L1 cIoU@0.5 | L1 AUC | L2 cIoU@0.5 | L2 AUC | L3 cIoU@0.3 | L3 AUC |")
