@@ -15,8 +15,10 @@ Frames come from the benchmark written in the SoundNet-Flickr layout:
     /work/venv-torch/bin/python tools/peers/visual_classifier.py --data /tmp/bench_broad --epochs 6
 
 The 4 000 training frames of that command are the broad preset's 4 000 training scenes (same
-generator seed and configuration). Frames are resized 256 -> 128 bilinearly (half-pixel
-centres, as `av_align::preprocess::fit_frame`) and ImageNet-normalised. The last `--held-out`
+generator seed and configuration), read back from the layout's JPEG files and resized
+256 -> 128 with PIL's bilinear filter (which low-passes when it shrinks, unlike
+`av_align::preprocess::fit_frame`'s OpenCV-style bilinear on the in-memory frame), then
+ImageNet-normalised: the same scenes, with slightly different pixel values. The last `--held-out`
 training frames are kept out of training and scored (mean average precision over classes).
 Needs torch, numpy, pillow (pip). Never run by CI.
 """

@@ -96,17 +96,17 @@ pub(super) fn train_stages(
             Ok(t)
         };
     let avc_only = plan.stage1.objective.method == Method::AvcOnly;
-    let (stage1_name, stage1_maps) = if avc_only {
-        ("stage 1 (AVC only, the one-stage baseline)", ("AVC maps", MapSource::Correspondence))
+    let (stage1_name, val_maps_name, val_maps) = if avc_only {
+        ("stage 1 (AVC only, the one-stage baseline)", "AVC maps", MapSource::Correspondence)
     } else {
-        ("stage 1 (classification + AVC)", ("visual CAMs", MapSource::VisualCam))
+        ("stage 1 (classification + AVC)", "visual CAMs", MapSource::VisualCam)
     };
     if progress {
         let with =
-            if val.is_some() { format!(", validation AUC with {}", stage1_maps.0) } else { String::new() };
+            if val.is_some() { format!(", validation AUC with {val_maps_name}") } else { String::new() };
         eprintln!("{stage1_name}{with}");
     }
-    let s1 = trainer(&plan.stage1, "stage1", stage1_maps.1)?.fit(init, &plan.model, train, device)?;
+    let s1 = trainer(&plan.stage1, "stage1", val_maps)?.fit(init, &plan.model, train, device)?;
     save_model_dir(&s1.model, plan, &run_dir.join("model_stage1"))?;
     if avc_only {
         save_model_dir(&s1.model, plan, &run_dir.join("model"))?;
