@@ -2,6 +2,8 @@
 
 use av_alignment::PoolNormalization;
 use av_backbones::ResNetConfig;
+
+use crate::model::pretrained_visual::PretrainedVisualConfig;
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +51,11 @@ pub struct AvModelConfig {
     /// normalisation ([`crate::model::AvModel::visual_embedding_map`]); off (`None`, the
     /// paper, and configurations written before it existed) by default.
     pub centre_visual_positions: Option<bool>,
+    /// Replace the visual ResNet by a frozen ImageNet-pretrained EfficientNet-Lite0 trunk and a
+    /// trainable neck to the audio trunk's width ([`crate::model::PretrainedVisual`]); `visual`
+    /// is then unused. `None` (the ResNet, and configurations written before it existed) by
+    /// default.
+    pub pretrained_visual: Option<PretrainedVisualConfig>,
 }
 
 impl AvModelConfig {
@@ -69,9 +76,16 @@ impl AvModelConfig {
             .with_embedding_dim(64)
     }
 
-    /// Channels of the visual `layer4` map F_v.
+    /// Channels of the visual map F_v (the ResNet's `layer4`, or the pretrained stream's neck,
+    /// which has the audio trunk's width).
     pub fn visual_channels(&self) -> usize {
-        self.visual.out_channels()
+        if self.pretrained_visual.is_some() { self.audio_channels() } else { self.visual.out_channels() }
+    }
+
+    /// The same model with the frozen pretrained visual trunk ([`PretrainedVisualConfig`]'s
+    /// defaults) instead of the visual ResNet.
+    pub fn with_pretrained_visual_trunk(self) -> Self {
+        self.with_pretrained_visual(Some(PretrainedVisualConfig::new()))
     }
 
     /// Channels of the audio `layer4` map F_a.
@@ -96,7 +110,13 @@ impl AvModelConfig {
                 self.num_classes, self.avc_hidden, self.projection_hidden, self.embedding_dim
             ));
         }
-        if self.visual.base_width == 0 || self.visual_channels() != self.audio_channels() {
+        if let Some(p) = &self.pretrained_visual {
+            p.trunk().validate().map_err(crate::Error::Config)?;
+        }
+        if self.audio.base_width == 0
+            || self.visual.base_width == 0
+            || self.visual_channels() != self.audio_channels()
+        {
             return bad(format!(
                 "the trunks must have the same non-zero width (visual base_width {}, audio {})",
                 self.visual.base_width, self.audio.base_width

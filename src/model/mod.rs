@@ -34,12 +34,17 @@ mod guidance;
 mod localize;
 mod network;
 mod objective;
+mod pretrained_visual;
 
 pub use config::{AvModelConfig, CamSource};
 pub use guidance::ClassGuidance;
 pub use localize::{ClassMixing, Localization, LocalizeConfig, MapSource, alignment_maps, mix_classes};
 pub use network::{AvFeatures, AvModel, ClassEmbeddings, centre_positions};
 pub use objective::{Batch, LossValues, Method, ObjectiveConfig, Stage};
+pub use pretrained_visual::{
+    EFFICIENTNET_LITE0_FILE, PretrainedVisual, PretrainedVisualConfig, TrunkCache, pretrained_weights_in,
+    pretrained_weights_path,
+};
 
 /// A tensor's values as `f32`, row-major (for reading small results back to the host).
 pub(crate) fn to_vec<const D: usize>(t: burn::tensor::Tensor<D>) -> crate::error::Result<Vec<f32>> {

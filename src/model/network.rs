@@ -11,13 +11,17 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::config::{AvModelConfig, CamSource};
+use crate::model::pretrained_visual::PretrainedVisual;
 
 /// The coarse-to-fine audio-visual model. Field names follow MSSL `new/` (`stage_two.py`), so
 /// a converted official checkpoint maps key to key.
 #[derive(Module, Debug)]
 pub struct AvModel {
-    /// Visual trunk (ResNet-18, stride-1 `layer4`).
-    pub visual: ResNet,
+    /// Visual trunk (ResNet-18, stride-1 `layer4`); `None` when the model has a
+    /// [`PretrainedVisual`] stream instead.
+    pub visual: Option<ResNet>,
+    /// The frozen ImageNet trunk and its neck ([`AvModelConfig::pretrained_visual`]).
+    pub pretrained_visual: Option<PretrainedVisual>,
     /// Audio trunk (ResNet-18 with a 1-channel stem).
     pub audio: ResNet,
     /// Visual classifier `class_v` (bias-free).
@@ -54,7 +58,8 @@ impl AvModelConfig {
             .with_d_hidden(self.projection_hidden)
             .with_d_output(self.embedding_dim);
         Ok(AvModel {
-            visual: self.visual.init(device),
+            visual: self.pretrained_visual.is_none().then(|| self.visual.init(device)),
+            pretrained_visual: self.pretrained_visual.as_ref().map(|p| p.init(k, device)),
             audio: self.audio.init(device),
             class_v: ClassifierHeadConfig::new(k, self.num_classes).init(device),
             class_a: ClassifierHeadConfig::new(k, self.num_classes).init(device),
@@ -65,6 +70,23 @@ impl AvModelConfig {
             pooling: self.pooling,
             centre_visual_positions: self.centre_visual_positions.unwrap_or(false),
         })
+    }
+}
+
+impl AvModelConfig {
+    /// [`AvModelConfig::init`], then, for a model with a pretrained visual stream, the ImageNet
+    /// weights into its trunk (from [`crate::model::pretrained_weights_path`]): the start of a
+    /// training run. A ResNet model is the same as `init`.
+    ///
+    /// # Errors
+    /// As `init`; [`Error::Config`] naming the fetch script when the weights are not cached;
+    /// [`Error::Backbone`] when the file does not hold the trunk.
+    pub fn init_for_training(&self, device: &Device) -> Result<AvModel> {
+        let mut model = self.init(device)?;
+        if let Some(p) = model.pretrained_visual.take() {
+            model.pretrained_visual = Some(p.load_trunk(&crate::model::pretrained_weights_path()?)?);
+        }
+        Ok(model)
     }
 }
 
@@ -133,13 +155,28 @@ impl AvModel {
     pub fn features(&self, frames: Tensor<4>, logmels: Tensor<4>) -> Result<AvFeatures> {
         check_input(&frames, 3, "frames", None)?;
         check_input(&logmels, 1, "log-mels", Some(frames.dims()[0]))?;
-        let f_v = self.visual.forward(frames).layer4;
+        let f_v = self.visual_map(frames)?;
         let f_a = self.audio.forward(logmels).layer4;
         let v = global_avg_pool(f_v.clone());
         let a = global_avg_pool(f_a.clone());
         let logits_v = self.class_v.forward(v.clone());
         let logits_a = self.class_a.forward(a.clone());
         Ok(AvFeatures { f_v, f_a, v, a, logits_v, logits_a })
+    }
+
+    /// The visual map F_v of ImageNet-normalised frames: the ResNet's `layer4` (`[N, K, H/16,
+    /// W/16]`) or the pretrained stream's neck (`[N, K, H/32, W/32]`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a model assembled by hand with neither stream.
+    pub fn visual_map(&self, frames: Tensor<4>) -> Result<Tensor<4>> {
+        match (&self.pretrained_visual, &self.visual) {
+            (Some(p), _) => Ok(p.forward(frames)),
+            (None, Some(v)) => Ok(v.forward(frames).layer4),
+            (None, None) => Err(Error::Config(
+                "the model has no visual stream (visual and pretrained_visual are None)".into(),
+            )),
+        }
     }
 
     /// AVC logits of all audio x visual pairs (`[N, N, 2]`, index 1 = corresponding).

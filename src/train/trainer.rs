@@ -279,6 +279,8 @@ impl<'a> Trainer<'a> {
                         let backbone = lr * cfg.backbone_lr_scale;
                         let lrs = ModuleLrScheduler::new(ConstantLr::from(lr))
                             .with_group(
+                                // The ResNet, or nothing: the pretrained trunk is frozen and
+                                // its neck is a head.
                                 ParamGroup::ids_from_module(model.visual.clone()),
                                 ConstantLr::from(backbone),
                             )

@@ -7,3 +7,4 @@ mod bad_inputs;
 mod common;
 mod inference;
 mod model;
+mod pretrained_visual;

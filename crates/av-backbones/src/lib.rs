@@ -12,6 +12,8 @@
 //!   F_a, BiGRU, linear-softmax pooled clip probabilities) and [`DiscrimHead`] (the Fig. 3 AVC
 //!   head: `temp_conv` on F_a, max pooling, `discrim` MLP on E_a / E_v), with their PyTorch
 //!   key remaps [`MOBILECRNN_KEY_REMAPS`] and [`DISCRIM_HEAD_KEY_REMAPS`].
+//! * [`EfficientNetLite`] (EfficientNet-Lite0's trunk, TensorFlow "same" padding, any depth up to
+//!   its 16 blocks), the ImageNet-pretrained visual trunk, with [`EFFICIENTNET_LITE_KEY_REMAPS`].
 //! * [`Unet`] (Sound-of-Pixels U-Net-7) and [`SopVisualNet`] (dilated ResNet-18 + 3x3 conv to K).
 //! * [`weights::load_torchvision_resnet`]: torchvision `.safetensors`/`.pth` import, every key
 //!   remap in one table; [`checkpoint`]: burnpack + config JSON, written atomically.
@@ -31,6 +33,7 @@
 pub mod checkpoint;
 mod crnn;
 mod discrim_head;
+mod efficientnet_lite;
 mod error;
 mod heads;
 mod resnet;
@@ -47,6 +50,7 @@ pub use discrim_head::{
     AudioPooling, DISCRIM_HEAD_KEY_REMAPS, DiscrimHead, DiscrimHeadConfig, DiscrimHeadOutput, TemporalConv,
     adaptive_max_pool_time, global_max_pool,
 };
+pub use efficientnet_lite::{EFFICIENTNET_LITE_KEY_REMAPS, EfficientNetLite, EfficientNetLiteConfig, MbConv};
 pub use error::{BackboneError, Result};
 pub use heads::{
     AvcMlp, AvcMlpConfig, ClassifierHead, ClassifierHeadConfig, ProjectionHead, ProjectionHeadConfig,

@@ -57,6 +57,11 @@ struct Args {
     /// out-of-family test scenes.
     #[arg(long)]
     broad: bool,
+    /// Write the out-of-family scenes instead (picture families, SoundFont and photo groups the
+    /// configuration keeps out of training), half as a validation split and half as a test
+    /// split; with `--broad` only.
+    #[arg(long, requires = "broad")]
+    out_of_family: bool,
 }
 
 fn main() -> Result<()> {
@@ -68,6 +73,11 @@ fn main() -> Result<()> {
         LayoutArg::Flickr => (Layout::Flickr, BenchConfig::localization(args.seed)),
         LayoutArg::Audioset => (Layout::AudioSet, BenchConfig::localization(args.seed)),
         LayoutArg::Music => (Layout::Music, BenchConfig::separation(args.seed)),
+    };
+    let config = if args.out_of_family {
+        config.out_of_family_config().context("this configuration has no out-of-family assets")?
+    } else {
+        config
     };
     let generator = Generator::new(assets, config.clone())?;
     println!(
@@ -123,9 +133,13 @@ fn main() -> Result<()> {
         Some(out) => {
             let options = WriteOptions { stems: !args.no_stems, ..WriteOptions::default() };
             let writer = DatasetWriter::new(out, layout, config, options)?;
-            let n_val = args.n / 10;
-            let n_test = args.n / 10;
-            let n_train = args.n - n_val - n_test;
+            // Out-of-family photo groups have no training views, so that set is written as
+            // validation and test splits only (half each).
+            let (n_train, n_val, n_test) = if args.out_of_family {
+                (0, args.n / 2, args.n - args.n / 2)
+            } else {
+                (args.n - 2 * (args.n / 10), args.n / 10, args.n / 10)
+            };
             let t = Instant::now();
             let mut records = Vec::with_capacity(args.n as usize);
             for (split, n) in [(Split::Train, n_train), (Split::Val, n_val), (Split::Test, n_test)] {

@@ -118,7 +118,7 @@ fn run_modality(model: &AvModel, x: Tensor<4>, visual: bool) -> Result<ModalityO
             found: dims.to_vec(),
         });
     }
-    let f = if visual { model.visual.forward(x).layer4 } else { model.audio.forward(x).layer4 };
+    let f = if visual { model.visual_map(x)? } else { model.audio.forward(x).layer4 };
     let pooled = global_avg_pool(f.clone());
     let logits =
         if visual { model.class_v.forward(pooled.clone()) } else { model.class_a.forward(pooled.clone()) };

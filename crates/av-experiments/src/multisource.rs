@@ -279,7 +279,7 @@ fn finish(
         eprintln!("AVC-only baseline");
     }
     device.seed(base.init_seed);
-    let init = base.model.init(device)?;
+    let init = base.model.init_for_training(device)?;
     let avc =
         crate::run::trainer(base.stage1.clone().with_method(Method::AvcOnly), run_dir.join("avc"), progress)?
             .fit(init, &base.model, train, device)?;

@@ -110,7 +110,11 @@ fn coarse_to_fine_model_forward_and_backward_match_flex() {
         // Backward: gradients of the first and last visual and audio convolutions.
         let (g, g_gpu) = (loss.backward(), loss_gpu.backward());
         let pairs = [
-            ("visual.conv1", &model.visual.conv1.weight, &model_gpu.visual.conv1.weight),
+            (
+                "visual.conv1",
+                &model.visual.as_ref().expect("a ResNet model").conv1.weight,
+                &model_gpu.visual.as_ref().expect("a ResNet model").conv1.weight,
+            ),
             ("audio.conv1", &model.audio.conv1.weight, &model_gpu.audio.conv1.weight),
         ];
         for (name, p, p_gpu) in pairs {

@@ -5,5 +5,6 @@ mod common;
 mod fuzz_checkpoints;
 mod parity;
 mod parity_crnn;
+mod parity_efficientnet;
 mod upsample;
 mod weights_and_checkpoints;

@@ -81,7 +81,7 @@ pub(super) fn train_stages(
     started: Instant,
 ) -> Result<TrainedPlan> {
     device.seed(plan.init_seed);
-    let init = plan.model.init(device)?;
+    let init = plan.model.init_for_training(device)?;
     let trainer =
         |config: &TrainConfig, dir: &str, source: MapSource| -> Result<av_align::train::Trainer<'static>> {
             let mut t = crate::run::trainer(config.clone(), run_dir.join(dir), progress)?;
