@@ -50,6 +50,10 @@ pub enum ClassMixing {
     /// The shipped `new/` code: `p = σ(σ(logit_a))` (double sigmoid, so every class is valid),
     /// same formula. Reproduces the official code's numbers.
     OfficialCode,
+    /// Beyond the paper: a class must be heard **and** seen, `p = σ(logit_a) σ(logit_v)`, same
+    /// validity rule and formula. A class the audio classifier hears but the frame does not
+    /// show (a misheard timbre, say) gets little weight.
+    AudioVisual,
 }
 
 /// Settings of [`AvModel::localize`].
@@ -155,8 +159,13 @@ impl AvModel {
         };
         let audio_probs = sigmoid(features.logits_a.clone());
         let visual_probs = sigmoid(features.logits_v.clone());
-        let (agnostic, valid) =
-            mix_classes(per_class.clone(), features.logits_a.clone(), config.mixing, config.threshold);
+        let (agnostic, valid) = mix_classes(
+            per_class.clone(),
+            features.logits_a.clone(),
+            features.logits_v.clone(),
+            config.mixing,
+            config.threshold,
+        );
         Ok(Localization { per_class, agnostic, audio_probs, visual_probs, valid })
     }
 }
@@ -175,10 +184,12 @@ pub fn alignment_maps(g_a: Tensor<3>, g_v: Tensor<3>, size: [usize; 2]) -> Tenso
 /// `p` and the valid set as [`ClassMixing`] says (MSSL `new/main.py:visualize`).
 ///
 /// # Shapes
-/// `per_class [N, C, H, W]`, `logits_a [N, C]` -> (`[N, H, W]`, valid classes `[N][C]`).
+/// `per_class [N, C, H, W]`, `logits_a [N, C]`, `logits_v [N, C]` (read by
+/// [`ClassMixing::AudioVisual`] only) -> (`[N, H, W]`, valid classes `[N][C]`).
 pub fn mix_classes(
     per_class: Tensor<4>,
     logits_a: Tensor<2>,
+    logits_v: Tensor<2>,
     mixing: ClassMixing,
     threshold: f32,
 ) -> (Tensor<3>, Vec<Vec<bool>>) {
@@ -186,6 +197,7 @@ pub fn mix_classes(
     let weights = match mixing {
         ClassMixing::Intended => probs,
         ClassMixing::OfficialCode => sigmoid(probs),
+        ClassMixing::AudioVisual => probs * sigmoid(logits_v),
     };
     let [n, c, h, w] = per_class.dims();
     let wv: Vec<f32> = weights.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();

@@ -37,8 +37,8 @@ pub const EFFICIENTNET_LITE0_FILE: &str = "efficientnet-lite0-57934424.pth";
 #[derive(Config, Debug, PartialEq)]
 pub struct PretrainedVisualConfig {
     /// How many of EfficientNet-Lite0's 16 blocks the frozen trunk keeps (12: up to the first
-    /// 192-channel block, output stride 32, 0.94 M parameters; chosen by a linear probe on the
-    /// validation-free training frames, docs/pretrained.md).
+    /// 192-channel block, output stride 32, 0.92 M parameters; chosen by a linear probe fitted
+    /// on the training frames and scored on the validation frames, docs/pretrained.md).
     #[config(default = 12)]
     pub blocks: usize,
     /// Largest size of the trunk cache, in MB of cached maps (0: no cache).

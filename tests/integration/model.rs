@@ -258,12 +258,24 @@ fn localization_maps_and_class_mixing_match_the_official_code() {
     let big = av_align::gradcam::upsample_bilinear(small, [16, 16]);
     close("maps", to_vec(big.clone()), &get("loc.maps").1);
     let logits = Tensor::<2>::from_data(TensorData::new(logits, [1, 5]), &device);
-    let (single, valid) = mix_classes(big.clone(), logits.clone(), ClassMixing::Intended, 0.3);
+    let unused_v = Tensor::<2>::zeros([1, 5], &device);
+    let (single, valid) =
+        mix_classes(big.clone(), logits.clone(), unused_v.clone(), ClassMixing::Intended, 0.3);
     close("agnostic_single", to_vec(single), &get("loc.agnostic_single").1);
     assert_eq!(valid[0], vec![true, false, true, false, true]);
-    let (double, valid) = mix_classes(big, logits, ClassMixing::OfficialCode, 0.3);
+    let (double, valid) = mix_classes(big.clone(), logits.clone(), unused_v, ClassMixing::OfficialCode, 0.3);
     close("agnostic_double", to_vec(double), &get("loc.agnostic_double").1);
     assert!(valid[0].iter().all(|&v| v));
+    // Heard and seen: a visual logit of +inf leaves the audio rule; -inf removes the class.
+    let seen =
+        Tensor::<2>::from_data(TensorData::new(vec![60.0f32, 60.0, 60.0, 60.0, 60.0], [1, 5]), &device);
+    let (both, valid) = mix_classes(big.clone(), logits.clone(), seen, ClassMixing::AudioVisual, 0.3);
+    close("agnostic_audio_visual_all_seen", to_vec(both), &get("loc.agnostic_single").1);
+    assert_eq!(valid[0], vec![true, false, true, false, true]);
+    let unseen_first =
+        Tensor::<2>::from_data(TensorData::new(vec![-60.0f32, 60.0, 60.0, 60.0, 60.0], [1, 5]), &device);
+    let (_, valid) = mix_classes(big, logits, unseen_first, ClassMixing::AudioVisual, 0.3);
+    assert!(!valid[0][0], "a class the frame does not show is not mixed (unless it is the argmax)");
 }
 
 #[test]

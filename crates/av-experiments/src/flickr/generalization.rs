@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use av_align::Result;
-use av_align::model::{AvModel, LocalizeConfig, MapSource};
+use av_align::model::{AvModel, ClassMixing, LocalizeConfig, MapSource};
 use av_data::Split;
 use av_data::bench::{AssetSelection, BenchConfig};
 use av_metrics::{
@@ -226,6 +226,11 @@ pub fn evaluate_generalization_on(
     let mut models: Vec<(&str, &AvModel, LocalizeConfig)> = vec![
         ("ours (Eq. 8)", model, cfg(MapSource::Alignment)),
         ("ours, Eq. 8 on spatially centred visual embeddings", model, cfg(MapSource::AlignmentCentred)),
+        (
+            "ours, Eq. 8 mixing the classes heard and seen",
+            model,
+            LocalizeConfig { mixing: ClassMixing::AudioVisual, ..cfg(MapSource::Alignment) },
+        ),
         ("ours, Eq. 8 gated by the visual CAM", model, cfg(MapSource::AlignmentCamGated)),
         ("ours, Eq. 8 as a spatial softmax (MSSL softmax(-10 d))", model, cfg(MapSource::AlignmentSoftmax)),
         ("the model's own visual CAMs", model, cfg(MapSource::VisualCam)),
