@@ -22,12 +22,16 @@ scikit-image's `chelsea` as an Egyptian cat (285) and `coffee` as espresso (967)
 import copy
 import math
 import os
+import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.numpy import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_backbone_fixtures import randomise_bn  # noqa: E402 (the same BN randomisation)
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "crates", "av-backbones", "tests", "fixtures")
 torch.set_num_threads(2)
@@ -81,16 +85,6 @@ class LiteTrunk(nn.Module):
         for b in self._blocks:
             x = b(x)
         return x
-
-
-def randomise_bn(net, gen):
-    for m in net.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            with torch.no_grad():
-                m.weight.copy_(1.0 + 0.2 * torch.randn(m.weight.shape, generator=gen))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=gen))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=gen))
 
 
 def main():

@@ -232,8 +232,8 @@ pub struct InvertedResidual {
     pub residual: bool,
 }
 
-/// ReLU6, `min(max(x, 0), 6)`.
-fn relu6(x: Tensor<4>) -> Tensor<4> {
+/// ReLU6, `min(max(x, 0), 6)` (also EfficientNet-Lite's activation).
+pub(crate) fn relu6(x: Tensor<4>) -> Tensor<4> {
     x.clamp(0.0, 6.0)
 }
 

@@ -29,6 +29,8 @@
 //! the TPU repository's Lite preprocessing), not ImageNet mean / std.
 
 use av_kernels::{batch_norm_module, conv2d_module};
+
+use crate::crnn::relu6;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -172,11 +174,6 @@ pub struct MbConv {
     pub stride: usize,
     /// Whether the input is added to the output.
     pub residual: bool,
-}
-
-/// ReLU6, `min(max(x, 0), 6)`.
-fn relu6(x: Tensor<4>) -> Tensor<4> {
-    x.clamp(0.0, 6.0)
 }
 
 /// TensorFlow "same" padding of a stride-2 layer: zero rows / columns added `(before, after)`
