@@ -186,12 +186,15 @@ struct CachedMap {
     values: Vec<f32>,
 }
 
+/// Floats held, and the maps by frame key.
+type CacheStore = (usize, HashMap<u64, Arc<CachedMap>>);
+
 /// Trunk outputs by frame key, up to a number of floats; clones share the same store. Once
 /// full, new frames are computed but not kept.
 #[derive(Debug, Clone)]
 pub struct TrunkCache {
     capacity: usize,
-    inner: Arc<Mutex<(usize, HashMap<u64, Arc<CachedMap>>)>>,
+    inner: Arc<Mutex<CacheStore>>,
 }
 
 impl TrunkCache {

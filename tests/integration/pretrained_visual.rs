@@ -69,7 +69,7 @@ fn the_trunk_cache_gives_what_the_trunk_computes_and_follows_new_weights() {
     assert_eq!(cached.cache.len(), 3);
     // A batch mixing a cached frame and a new one.
     let mixed = Tensor::cat(
-        vec![frames.clone().slice([1..2]), Tensor::random([1, 3, 64, 64], Distribution::Default, &device)],
+        vec![frames.clone().slice(1..2), Tensor::random([1, 3, 64, 64], Distribution::Default, &device)],
         0,
     );
     let again = values(cached.forward(frames.clone()));
