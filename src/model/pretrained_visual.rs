@@ -25,10 +25,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{Error, Result};
-
-/// ImageNet mean and standard deviation of the frames the model takes ([`crate::preprocess`]).
-const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+use crate::preprocess::{IMAGENET_MEAN, IMAGENET_STD};
 
 /// File name of the pretrained weights in the cache (`tools/assets/fetch_pretrained.sh`).
 pub const EFFICIENTNET_LITE0_FILE: &str = "efficientnet-lite0-57934424.pth";
@@ -109,18 +106,18 @@ impl PretrainedVisual {
     fn trunk_output(&self, frames: Tensor<4>) -> Tensor<4> {
         let device = frames.device();
         let [n, c, h, w] = frames.dims();
-        let trunk = || self.trunk.valid();
-        if self.cache.capacity == 0 {
-            return trunk().forward(to_lite_input(frames));
+        // Every frame through the trunk, without the cache (no cache, an empty batch, or a
+        // tensor that does not read back as f32).
+        let uncached = || self.trunk.valid().forward(to_lite_input(frames.clone()));
+        let read = |t: Tensor<4>| t.into_data().convert::<f32>().try_into_vec::<f32>().ok();
+        if self.cache.capacity == 0 || n == 0 {
+            return uncached();
         }
-        let Ok(values) = frames.clone().into_data().convert::<f32>().try_into_vec::<f32>() else {
-            return trunk().forward(to_lite_input(frames));
-        };
         // The key covers the trunk's stem weights too, so a trunk whose weights were replaced
         // (a checkpoint loaded into a module that has run) never reads an older entry.
-        let stem = self.trunk.conv_stem.weight.val().into_data().convert::<f32>().try_into_vec::<f32>();
-        let Ok(stem) = stem else {
-            return trunk().forward(to_lite_input(frames));
+        let (Some(values), Some(stem)) = (read(frames.clone()), read(self.trunk.conv_stem.weight.val()))
+        else {
+            return uncached();
         };
         let trunk_key = frame_key(&stem, [0, 0, 0]);
         let per_image = c * h * w;
@@ -135,10 +132,10 @@ impl PretrainedVisual {
                 TensorData::new(missing.iter().map(|&i| i as i64).collect::<Vec<_>>(), [missing.len()]),
                 &device,
             );
-            let out = trunk().forward(to_lite_input(frames.clone().select(0, idx)));
+            let out = self.trunk.valid().forward(to_lite_input(frames.clone().select(0, idx)));
             let [_, k, ho, wo] = out.dims();
-            let Ok(out) = out.into_data().convert::<f32>().try_into_vec::<f32>() else {
-                return trunk().forward(to_lite_input(frames));
+            let Some(out) = read(out) else {
+                return uncached();
             };
             for (j, &i) in missing.iter().enumerate() {
                 let map = Arc::new(CachedMap {
