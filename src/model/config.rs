@@ -111,7 +111,7 @@ impl AvModelConfig {
             ));
         }
         if let Some(p) = &self.pretrained_visual {
-            p.trunk().validate().map_err(crate::Error::Config)?;
+            p.trunk().validate().map_err(|e| crate::Error::Config(e.to_string()))?;
         }
         if self.audio.base_width == 0
             || self.visual.base_width == 0

@@ -31,6 +31,7 @@
 use av_kernels::{batch_norm_module, conv2d_module};
 
 use crate::crnn::relu6;
+use crate::error::{BackboneError, Result};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -95,16 +96,16 @@ impl EfficientNetLiteConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// A message when `blocks` is not in 1..=16 or `width_divisor` is 0.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`BackboneError::InvalidConfig`] when `blocks` is not in 1..=16 or `width_divisor` is 0.
+    pub fn validate(&self) -> Result<()> {
         if !(1..=16).contains(&self.blocks) {
-            return Err(format!(
+            return Err(BackboneError::InvalidConfig(format!(
                 "EfficientNet-Lite0 has 16 blocks; blocks must be in 1..=16, got {}",
                 self.blocks
-            ));
+            )));
         }
         if self.width_divisor == 0 {
-            return Err("width_divisor must be at least 1".into());
+            return Err(BackboneError::InvalidConfig("width_divisor must be at least 1".into()));
         }
         Ok(())
     }
