@@ -20,7 +20,9 @@
 //!
 //! Usage (see make_asset_pack.sh for the whole procedure):
 //! `make-asset-pack --out DIR --wav DIR --svg DIR --iconify DIR --photos DIR
-//!  --svg-cartoon DIR [--font NAME=FILE.sf2]... [--twemoji DIR] [--legacy]`
+//!  --svg-cartoon DIR [--font NAME=FILE.sf2]... [--twemoji DIR] [--legacy]`, or
+//! `make-asset-pack --notes-only --out CACHE --font NAME=FILE.sf2...` (the fetched fonts of
+//! `fetch_soundfonts.sh`: WAV note banks in `CACHE/notes/<font>/`, never committed).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -60,15 +62,19 @@ struct Font {
     source: &'static str,
     soundfont: &'static str,
     legacy: bool,
+    /// Fetched at run time by `fetch_soundfonts.sh` into the cache (GPL / CC-BY-SA: never
+    /// committed, not listed in the pack's `notes/fonts.json`).
+    fetched: bool,
 }
 
-const FONTS: [Font; 3] = [
+const FONTS: [Font; 5] = [
     Font {
         name: "fluidr3_gm",
         licence: "MIT",
         source: "Debian fluid-soundfont-gm 3.1",
         soundfont: "FluidR3_GM.sf2 (fluid-soundfont-gm 3.1, MIT)",
         legacy: true,
+        fetched: false,
     },
     Font {
         name: "musescore_general",
@@ -76,6 +82,7 @@ const FONTS: [Font; 3] = [
         source: "Debian musescore-general-soundfont-lossless 0.2.1",
         soundfont: "MuseScore_General_Full.sf2 (musescore-general-soundfont-lossless 0.2.1, MIT; parts CC0 / public domain)",
         legacy: false,
+        fetched: false,
     },
     Font {
         name: "csound_gmbank",
@@ -83,6 +90,23 @@ const FONTS: [Font; 3] = [
         source: "Debian csound-soundfont 6.18.1",
         soundfont: "sf_GMbank.sf2 (csound-soundfont 1:6.18.1+dfsg-1, public domain)",
         legacy: false,
+        fetched: false,
+    },
+    Font {
+        name: "timgm6mb",
+        licence: "GPL-2",
+        source: "Debian timgm6mb-soundfont 1.3",
+        soundfont: "TimGM6mb.sf2 (timgm6mb-soundfont 1.3-5, GPL-2, Tim Brechbill)",
+        legacy: false,
+        fetched: true,
+    },
+    Font {
+        name: "opl3_fm",
+        licence: "CC-BY-SA-4.0",
+        source: "Debian opl3-soundfont 1.0",
+        soundfont: "OPL-3_FM_128M.sf2 (opl3-soundfont 1.0-4, CC-BY-SA-4.0, Zandro Reveille)",
+        legacy: false,
+        fetched: true,
     },
 ];
 
@@ -416,16 +440,24 @@ struct Args {
     out: PathBuf,
     wav: PathBuf,
     legacy: bool,
+    /// Only render `--font`s, as 16-bit WAV straight into `<out>/notes/<font>/` (the fetched
+    /// fonts' cache; no sprites, photos or FLAC step).
+    notes_only: bool,
 }
 
 fn parse_args() -> Result<Args> {
     let mut map = BTreeMap::new();
     let mut fonts = Vec::new();
     let mut legacy = false;
+    let mut notes_only = false;
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         if k == "--legacy" {
             legacy = true;
+            continue;
+        }
+        if k == "--notes-only" {
+            notes_only = true;
             continue;
         }
         let v = it.next().with_context(|| format!("missing value after {k}"))?;
@@ -434,14 +466,23 @@ fn parse_args() -> Result<Args> {
             if !FONTS.iter().any(|f| f.name == name) {
                 bail!("unknown font {name}");
             }
+            if FONTS.iter().any(|f| f.name == name && f.fetched) && !notes_only {
+                bail!(
+                    "{name} may not be committed: render it with --notes-only into the cache (fetch_soundfonts.sh)"
+                );
+            }
             fonts.push((name.to_string(), PathBuf::from(path)));
         } else {
             map.insert(k.trim_start_matches("--").to_string(), PathBuf::from(v));
         }
     }
-    let svg = map.remove("svg").context("--svg is required")?;
+    let svg = if notes_only {
+        map.remove("svg").unwrap_or_default()
+    } else {
+        map.remove("svg").context("--svg is required")?
+    };
     let out = map.remove("out").context("--out is required")?;
-    let wav = map.remove("wav").context("--wav is required")?;
+    let wav = if notes_only { out.join("notes") } else { map.remove("wav").context("--wav is required")? };
     let args = Args {
         fonts,
         twemoji: map.remove("twemoji"),
@@ -452,6 +493,7 @@ fn parse_args() -> Result<Args> {
         out,
         wav,
         legacy,
+        notes_only,
     };
     if let Some(k) = map.keys().next() {
         bail!("unknown argument --{k}");
@@ -466,6 +508,13 @@ fn keep_legacy(args: &Args, path: &Path) -> bool {
 
 fn main() -> Result<()> {
     let args = parse_args()?;
+    if args.notes_only {
+        for (name, path) in &args.fonts {
+            let font = FONTS.iter().find(|f| f.name == name).expect("checked");
+            render_notes(&args, font, path)?;
+        }
+        return Ok(());
+    }
     for d in ["notes", "sprites", "backgrounds"] {
         std::fs::create_dir_all(args.out.join(d))?;
     }
@@ -490,6 +539,7 @@ fn write_json(path: &Path, doc: &serde_json::Value) -> Result<()> {
 fn write_fonts_json(args: &Args) -> Result<()> {
     let fonts: Vec<_> = FONTS
         .iter()
+        .filter(|f| !f.fetched)
         .map(|f| serde_json::json!({"name": f.name, "licence": f.licence, "source": f.source}))
         .collect();
     write_json(&args.out.join("notes/fonts.json"), &serde_json::json!({"fonts": fonts}))
@@ -524,6 +574,8 @@ fn render_notes(args: &Args, font: &Font, font_path: &Path) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let wav_dir = args.wav.join(font.name);
     std::fs::create_dir_all(&wav_dir)?;
+    // The pack stores FLAC (make_asset_pack.sh compresses the WAVs); the fetched cache keeps WAV.
+    let ext = if args.notes_only { "wav" } else { "flac" };
     let mut file = File::open(font_path).with_context(|| format!("{}", font_path.display()))?;
     let sf = Arc::new(SoundFont::new(&mut file).map_err(|e| anyhow::anyhow!("soundfont: {e:?}"))?);
     let has_drums = sf.get_presets().iter().any(|x| x.get_bank_number() == 128);
@@ -585,7 +637,7 @@ fn render_notes(args: &Args, font: &Font, font_path: &Path) -> Result<()> {
         let mut entry = serde_json::json!({
             "bank": patch.bank,
             "program": program,
-            "file": format!("{}.flac", inst.slug()),
+            "file": format!("{}.{ext}", inst.slug()),
             "hold_s": if patch.bank == 128 { DRUM_S_JSON } else { HOLD_S_JSON },
             "notes": notes,
         });

@@ -1,7 +1,9 @@
 //! The committed asset pack (`crates/av-data/assets/`, built by `tools/assets/make_asset_pack.sh`):
 //! one note bank per SoundFont (`notes/<font>/`), the sprites of every picture family
 //! (`sprites/<family>/`) and the background photos (`backgrounds/`, plus fetched photos in
-//! [`cache_dir`]`/backgrounds/` when present), loaded once.
+//! [`cache_dir`]`/backgrounds/` when present), loaded once. SoundFonts that may not be
+//! committed are rendered by `tools/assets/fetch_soundfonts.sh` into [`cache_dir`]`/notes/` and
+//! loaded beside the pack's own.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,7 +57,8 @@ pub(crate) fn sub_dirs(dir: &Path) -> Result<Vec<String>> {
 pub struct AssetPack {
     /// Where it was read from.
     pub dir: PathBuf,
-    /// Rendered notes at their native 22 050 Hz, one bank per SoundFont (folder name).
+    /// Rendered notes at their native 22 050 Hz, one bank per SoundFont (folder name): the
+    /// pack's own and the fetched ones of [`cache_dir`]`/notes/` (a pack font wins a name clash).
     pub fonts: BTreeMap<String, NoteBank>,
     /// Sprites of every family and their variants.
     pub sprites: SpriteBank,
@@ -80,6 +83,18 @@ impl AssetPack {
         let mut fonts = BTreeMap::new();
         for font in sub_dirs(&dir.join("notes"))? {
             fonts.insert(font.clone(), NoteBank::load(&dir.join("notes").join(&font))?);
+        }
+        let fetched_notes = cache_dir().join("notes");
+        if fetched_notes.is_dir() {
+            for font in sub_dirs(&fetched_notes)? {
+                let font_dir = fetched_notes.join(&font);
+                if fonts.contains_key(&font) || !font_dir.join("index.json").is_file() {
+                    continue;
+                }
+                fonts.insert(font.clone(), NoteBank::load(&font_dir)?);
+                let (_, sha) = hash_file(&font_dir.join("index.json"))?;
+                listing.push_str(&format!("{} {sha}\n", font_dir.join("index.json").display()));
+            }
         }
         let backgrounds =
             Backgrounds::load(&dir.join("backgrounds"), Some(&cache_dir().join("backgrounds")))?;
@@ -116,6 +131,7 @@ impl AssetPack {
         for f in &selection.soundfonts {
             self.font(f)?;
         }
+        // `train_soundfonts` are checked when a training scene needs them (Generator::scene).
         let families = self.sprites.families();
         for f in &selection.sprite_families {
             if !families.contains(&f.as_str()) {

@@ -79,6 +79,11 @@ pub struct AssetSelection {
     /// scenes stay the same on machines without them.
     #[serde(default)]
     pub train_background_groups: Vec<String>,
+    /// More SoundFonts for the training split only, drawn like `soundfonts`: note banks
+    /// rendered by `tools/assets/fetch_soundfonts.sh` into the cache (GPL / CC-BY-SA, never
+    /// committed), so that validation and test scenes stay the same on machines without them.
+    #[serde(default)]
+    pub train_soundfonts: Vec<String>,
 }
 
 /// The background group that stands for the first benchmark's 12 scikit-image photos.
@@ -97,6 +102,7 @@ impl AssetSelection {
             soundfonts: names(&["fluidr3_gm"]),
             background_groups: names(&[LEGACY_GROUP]),
             train_background_groups: Vec::new(),
+            train_soundfonts: Vec::new(),
         }
     }
 
@@ -121,6 +127,7 @@ impl AssetSelection {
             soundfonts: names(&["fluidr3_gm", "musescore_general"]),
             background_groups: names(&["skimage", "matplotlib", "sklearn", "scipy"]),
             train_background_groups: names(&["mate-backgrounds", "plasma-workspace-wallpapers"]),
+            train_soundfonts: Vec::new(),
         }
     }
 
@@ -133,6 +140,7 @@ impl AssetSelection {
             soundfonts: names(&["csound_gmbank"]),
             background_groups: names(&["held_out"]),
             train_background_groups: Vec::new(),
+            train_soundfonts: Vec::new(),
         }
     }
     fn validate(&self, what: &str) -> Result<()> {

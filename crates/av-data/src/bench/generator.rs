@@ -54,6 +54,8 @@ pub struct Generator {
     /// A training-only photo group the pack lacks (training scenes are refused; validation and
     /// test scenes do not need it).
     missing_train_group: Option<String>,
+    /// A training-only SoundFont neither the pack nor the cache has (likewise).
+    missing_train_font: Option<String>,
 }
 
 impl Generator {
@@ -77,13 +79,25 @@ impl Generator {
             };
             banks.insert(font.clone(), bank);
         }
+        let mut missing_train_font = None;
+        for font in &config.assets.train_soundfonts {
+            match assets.fonts.get(font) {
+                Some(bank) if config.clip.sample_rate == bank.sample_rate => {
+                    banks.insert(font.clone(), bank.clone());
+                }
+                Some(bank) => {
+                    banks.insert(font.clone(), bank.resampled(config.clip.sample_rate)?);
+                }
+                None => missing_train_font = missing_train_font.or(Some(font.clone())),
+            }
+        }
         let missing_train_group = config
             .assets
             .train_background_groups
             .iter()
             .find(|g| assets.backgrounds.check_group(g).is_err())
             .cloned();
-        Ok(Generator { assets, config, banks: Arc::new(banks), missing_train_group })
+        Ok(Generator { assets, config, banks: Arc::new(banks), missing_train_group, missing_train_font })
     }
 
     /// The generator of this benchmark's out-of-family test set (its `out_of_family` assets).
@@ -152,6 +166,7 @@ impl Generator {
             if let Some(g) = &self.missing_train_group {
                 self.assets.backgrounds.check_group(g)?;
             }
+            self.check_train_fonts(split)?;
             groups.extend(cfg.assets.train_background_groups.iter().cloned());
         }
         let (background_name, background) =
@@ -280,12 +295,12 @@ impl Generator {
         let cfg = &self.config;
         let mut rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, k, TAG_MELODY]);
         let mut melody = compose(inst, &mut rng, cfg.clip.seconds());
-        let fonts = &cfg.assets.soundfonts;
+        let fonts = self.fonts_of(split);
         let font = if fonts.len() == 1 {
-            &fonts[0]
+            fonts[0]
         } else {
             let mut font_rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, k, TAG_FONT]);
-            &fonts[font_rng.below(fonts.len())]
+            fonts[font_rng.below(fonts.len())]
         };
         let bank = self.bank(font)?;
         let mut aug = SplitMix64::from_words(&[cfg.seed, split.index(), index, k, TAG_AUGMENT]);
@@ -323,6 +338,29 @@ impl Generator {
         Ok(Stem { instrument: inst, melody, font: font.clone(), waveform })
     }
 
+    /// A typed error for a training scene or clip when a training-only SoundFont is missing.
+    fn check_train_fonts(&self, split: Split) -> Result<()> {
+        match (&self.missing_train_font, split) {
+            (Some(f), Split::Train) => Err(DataError::Asset {
+                name: format!("notes/{f}"),
+                detail: format!(
+                    "a training-only SoundFont that is not in the pack or in {}: fetch it with \
+                     `bash tools/assets/fetch_soundfonts.sh`",
+                    crate::bench::assets::cache_dir().join("notes").display()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The SoundFonts sources of `split` play: `soundfonts`, and for training also
+    /// `train_soundfonts`.
+    fn fonts_of(&self, split: Split) -> Vec<&String> {
+        let a = &self.config.assets;
+        let extra = if split == Split::Train { a.train_soundfonts.as_slice() } else { &[] };
+        a.soundfonts.iter().chain(extra).collect()
+    }
+
     fn bank(&self, font: &str) -> Result<&NoteBank> {
         self.banks.get(font).ok_or_else(|| DataError::Asset {
             name: format!("notes/{font}"),
@@ -344,7 +382,8 @@ impl Generator {
                 Some(inst) if rng.chance(0.7) => {
                     let mut mrng = SplitMix64::from_words(&[cfg.seed, split.index(), index, 99, TAG_MELODY]);
                     let melody = compose(inst, &mut mrng, cfg.clip.seconds());
-                    let font = &cfg.assets.soundfonts[rng.below(cfg.assets.soundfonts.len())];
+                    let fonts = self.fonts_of(split);
+                    let font = fonts[rng.below(fonts.len())];
                     let mut w = render(
                         self.bank(font)?.get(inst)?,
                         inst,
@@ -388,6 +427,7 @@ impl Generator {
     /// # Errors
     /// [`DataError::Asset`] when the SoundFont lacks the outside instrument's notes.
     pub fn no_class_clip(&self, split: Split, index: u64) -> Result<Vec<f32>> {
+        self.check_train_fonts(split)?;
         let cfg = &self.config;
         let (rate, len) = (cfg.clip.sample_rate, cfg.clip.len);
         let mut rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, TAG_NO_CLASS]);
@@ -404,7 +444,8 @@ impl Generator {
         let mut clip = match (rng.below(4), rng.choose(&outside).copied()) {
             (0, Some(inst)) => {
                 let melody = compose(inst, &mut rng, cfg.clip.seconds());
-                let font = &cfg.assets.soundfonts[rng.below(cfg.assets.soundfonts.len())];
+                let fonts = self.fonts_of(split);
+                let font = fonts[rng.below(fonts.len())];
                 scaled(render(self.bank(font)?.get(inst)?, inst, &melody, rate, len))
             }
             (0 | 1, _) => hum(len, rate, level, &mut rng),

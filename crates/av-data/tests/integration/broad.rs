@@ -106,6 +106,36 @@ fn a_missing_fetched_photo_group_is_a_typed_error_that_says_how_to_fetch_it() {
     assert!(matches!(Generator::new(assets(), unknown), Err(DataError::Asset { .. })));
 }
 
+/// Training-only SoundFonts play in training scenes only; validation and test scenes are the
+/// same as without them, and a missing one is a typed error for training scenes alone.
+#[test]
+fn training_only_soundfonts_play_in_training_scenes_only() {
+    let mut base = broad();
+    base.assets.soundfonts = vec!["fluidr3_gm".into()];
+    let mut extra = base.clone();
+    extra.assets.train_soundfonts = vec!["musescore_general".into()];
+    let (a, b) = (Generator::new(assets(), base).unwrap(), Generator::new(assets(), extra).unwrap());
+    let mut train_fonts = Vec::new();
+    for i in 0..12 {
+        let s = b.scene(Split::Train, i).unwrap();
+        train_fonts.extend(s.audio.stems.iter().map(|st| st.font.clone()));
+        let (v, w) = (a.scene(Split::Val, i).unwrap(), b.scene(Split::Val, i).unwrap());
+        assert_eq!(v.audio.mix, w.audio.mix, "validation scene {i} changed");
+        assert!(w.audio.stems.iter().all(|st| st.font == "fluidr3_gm"));
+    }
+    assert!(train_fonts.iter().any(|f| f == "musescore_general"), "{train_fonts:?}");
+    assert!(train_fonts.iter().any(|f| f == "fluidr3_gm"), "{train_fonts:?}");
+
+    let mut missing = broad();
+    missing.assets.train_soundfonts = vec!["no-such-font".into()];
+    let g = Generator::new(assets(), missing).unwrap();
+    for err in [g.scene(Split::Train, 0).unwrap_err(), g.no_class_clip(Split::Train, 0).unwrap_err()] {
+        assert!(matches!(err, DataError::Asset { .. }), "{err:?}");
+        assert!(err.to_string().contains("fetch_soundfonts.sh"), "{err}");
+    }
+    assert!(g.scene(Split::Test, 0).is_ok());
+}
+
 /// A no-class clip (a training negative) is audible, of the clip length, clipped to [-1, 1], a
 /// pure function of (seed, split, index), and differs between indices; with the AudioSet
 /// vocabulary some of them are instruments outside it, never silence.
