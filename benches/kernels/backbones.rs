@@ -1,7 +1,8 @@
 //! Backbone benchmarks on every CPU backend compiled in (`flex` always; `ndarray` with
 //! `--features ndarray`): ResNet-18 with MSSL's stride-1 `layer4` on 8 x 3 x 256 x 256 frames
 //! (forward, and forward + backward on the autodiff device) and the audio trunk on
-//! 8 x 1 x 251 x 64 log-mels (forward).
+//! 8 x 1 x 251 x 64 log-mels (forward), and the pretrained visual trunk (EfficientNet-Lite0,
+//! 12 blocks) on 16 x 3 x 256 x 256 frames (forward).
 //!
 //! FLOP counts (2 x multiply-accumulates of the convolutions, from the layer shapes): visual
 //! trunk 3.979 GMAC per 256 x 256 frame = 63.7 GFLOP per forward of batch 8 (backward ~2x
@@ -10,7 +11,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use av_align::backbones::{ResNetConfig, global_avg_pool};
+use av_align::backbones::{EfficientNetLiteConfig, ResNetConfig, global_avg_pool};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput};
 
@@ -48,6 +49,16 @@ pub fn benches(c: &mut Criterion) {
                 black_box(loss.backward())
             })
         });
+
+        // The pretrained visual trunk as the shipped model runs it: EfficientNet-Lite0's first
+        // 12 blocks, frozen (forward only), batch 16 at 256x256 (random weights: same work).
+        let trunk = EfficientNetLiteConfig { blocks: 12, width_divisor: 1 }.init(&device);
+        let frames16 = Tensor::<4>::random([16, 3, 256, 256], Distribution::Default, &device);
+        group.throughput(Throughput::Elements(16));
+        group.bench_function(format!("{name}/efficientnet_lite0_12_blocks_forward_16x3x256x256"), |b| {
+            b.iter(|| black_box(trunk.forward(frames16.clone()).into_data()))
+        });
+        group.throughput(Throughput::Elements(8));
 
         let audio = ResNetConfig::audio().init(&device);
         let mels = Tensor::<4>::random([8, 1, 251, 64], Distribution::Default, &device);

@@ -1,6 +1,6 @@
 //! Convolution kernels alone: Burn flex's `conv2d` against av-kernels' (`av_kernels::conv2d`)
 //! on the ResNet-18 layer shapes of the stage-2 step at batch 16 (256x256 frames, MSSL's
-//! stride-1 `layer4`), forward, and forward + backward (input and weight gradients) on the
+//! stride-1 `layer4`) and on depthwise layers of the pretrained visual trunk, forward, and forward + backward (input and weight gradients) on the
 //! autodiff device. Ids: `conv/flex/{burn,av}/{layer}/{fwd,fwd_bwd}`; the throughput is in
 //! multiply-accumulates x 2 (FLOP) of the forward (x3 for forward + backward).
 // Without flex (a GPU-only build) nothing here is registered.
@@ -26,8 +26,28 @@ const LAYERS: [(&str, usize, usize, usize, usize, usize, usize); 7] = [
     ("layer4_down_1x1_256to512_16", 256, 512, 1, 1, 0, 16),
 ];
 
-fn conv(inp: usize, out: usize, k: usize, s: usize, p: usize, device: &Device) -> Conv2d {
+/// (name, channels, kernel, stride, pad, input size) at batch 16: depthwise layers of the
+/// pretrained visual trunk (EfficientNet-Lite0) on 256x256 frames; the stride-2 ones are padded
+/// explicitly before the convolution (TensorFlow "same"), so they run unpadded here.
+const DEPTHWISE: [(&str, usize, usize, usize, usize, usize); 5] = [
+    ("dw_3x3_32_128", 32, 3, 1, 1, 128),
+    ("dw_3x3_96_s2_129", 96, 3, 2, 0, 129),
+    ("dw_5x5_144_s2_67", 144, 5, 2, 0, 67),
+    ("dw_5x5_240_32", 240, 5, 1, 2, 32),
+    ("dw_3x3_480_16", 480, 3, 1, 1, 16),
+];
+
+fn grouped_conv(
+    inp: usize,
+    out: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    groups: usize,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new([inp, out], [k, k])
+        .with_groups(groups)
         .with_stride([s, s])
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_bias(false)
@@ -43,20 +63,22 @@ pub fn benches(c: &mut Criterion) {
         let device = Device::flex();
         let ad = device.clone().autodiff();
         let n = 16;
-        for (name, inp, out, k, s, p, size) in LAYERS {
+        let layers = LAYERS.iter().map(|&(name, inp, out, k, s, p, size)| (name, inp, out, k, s, p, size, 1));
+        let depthwise = DEPTHWISE.iter().map(|&(name, c, k, s, p, size)| (name, c, c, k, s, p, size, c));
+        for (name, inp, out, k, s, p, size, groups) in layers.chain(depthwise) {
             let o = (size + 2 * p - k) / s + 1;
-            let flop = 2 * n * out * o * o * inp * k * k;
+            let flop = 2 * n * out * o * o * (inp / groups) * k * k;
             for (imp, fast) in [("burn", false), ("av", true)] {
                 let run = |m: &Conv2d, x: Tensor<4>| {
                     if fast { av_kernels::conv2d_module(m, x) } else { m.forward(x) }
                 };
-                let m = conv(inp, out, k, s, p, &device);
+                let m = grouped_conv(inp, out, k, s, p, groups, &device);
                 let x = Tensor::<4>::random([n, inp, size, size], Distribution::Default, &device);
                 group.throughput(Throughput::Elements(flop as u64));
                 group.bench_function(format!("flex/{imp}/{name}/fwd"), |b| {
                     b.iter(|| black_box(run(&m, x.clone()).into_data()))
                 });
-                let m = conv(inp, out, k, s, p, &ad);
+                let m = grouped_conv(inp, out, k, s, p, groups, &ad);
                 let x = Tensor::<4>::random([n, inp, size, size], Distribution::Default, &ad).require_grad();
                 group.throughput(Throughput::Elements(3 * flop as u64));
                 group.bench_function(format!("flex/{imp}/{name}/fwd_bwd"), |b| {

@@ -72,7 +72,40 @@ mod flex {
     use burn::tensor::{Bytes, Shape};
 
     use super::ConvKernels;
-    use crate::conv::{ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
+    use crate::conv::{
+        ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, depthwise_forward,
+        depthwise_geometry, depthwise_input_grad, depthwise_weight_grad,
+    };
+
+    /// How a convolution runs on flex: the dense kernels, the depthwise ones, or Burn's own.
+    enum Route {
+        Dense(ConvGeometry),
+        Depthwise(ConvGeometry),
+        Burn,
+    }
+
+    fn route(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Route {
+        if let Some(g) = geometry(x, weight, options) {
+            return Route::Dense(g);
+        }
+        depthwise(x, weight, options).map_or(Route::Burn, Route::Depthwise)
+    }
+
+    /// A depthwise convolution (`groups` = input channels = output channels, f32, symmetric
+    /// padding).
+    fn depthwise(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Option<ConvGeometry> {
+        let xs: [usize; 4] = x.shape().as_slice().try_into().ok()?;
+        let ws: [usize; 4] = weight.shape().as_slice().try_into().ok()?;
+        if x.dtype() != DType::F32
+            || weight.dtype() != DType::F32
+            || options.is_asymmetric()
+            || options.groups != xs[1]
+            || options.groups < 2
+        {
+            return None;
+        }
+        depthwise_geometry(xs, ws, options.stride, options.padding_begin(), options.dilation).ok()
+    }
 
     /// The geometry when the fast path applies: f32, 4-D, one group, symmetric padding and
     /// shapes [`ConvGeometry`] accepts. `None` sends the call to Burn's kernel, which reports
@@ -104,12 +137,15 @@ mod flex {
 
     impl ConvKernels for Flex {
         fn av_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-            let Some(g) = geometry(&x, &weight, &options) else {
-                return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options);
+            let (g, depthwise) = match route(&x, &weight, &options) {
+                Route::Dense(g) => (g, false),
+                Route::Depthwise(g) => (g, true),
+                Route::Burn => return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options),
             };
             let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
-            let y = checked(conv2d_forward(&g, x.storage::<f32>(), weight.storage::<f32>()));
-            tensor(y, g.output_shape())
+            let (x, weight) = (x.storage::<f32>(), weight.storage::<f32>());
+            let y = if depthwise { depthwise_forward(&g, x, weight) } else { conv2d_forward(&g, x, weight) };
+            tensor(checked(y), g.output_shape())
         }
 
         fn av_conv2d_x_backward(
@@ -118,12 +154,21 @@ mod flex {
             grad: FlexTensor,
             options: ConvOptions<2>,
         ) -> FlexTensor {
-            let Some(g) = geometry(&x, &weight, &options) else {
-                return <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, grad, options);
+            let (g, depthwise) = match route(&x, &weight, &options) {
+                Route::Dense(g) => (g, false),
+                Route::Depthwise(g) => (g, true),
+                Route::Burn => {
+                    return <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, grad, options);
+                }
             };
             let (grad, weight) = (grad.to_contiguous(), weight.to_contiguous());
-            let dx = checked(conv2d_input_grad(&g, grad.storage::<f32>(), weight.storage::<f32>()));
-            tensor(dx, [g.batch, g.in_channels, g.input[0], g.input[1]])
+            let (grad, weight) = (grad.storage::<f32>(), weight.storage::<f32>());
+            let dx = if depthwise {
+                depthwise_input_grad(&g, grad, weight)
+            } else {
+                conv2d_input_grad(&g, grad, weight)
+            };
+            tensor(checked(dx), [g.batch, g.in_channels, g.input[0], g.input[1]])
         }
 
         fn av_conv2d_weight_backward(
@@ -132,11 +177,20 @@ mod flex {
             grad: FlexTensor,
             options: ConvOptions<2>,
         ) -> FlexTensor {
-            let Some(g) = geometry(&x, &weight, &options) else {
-                return <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, grad, options);
+            let (g, depthwise) = match route(&x, &weight, &options) {
+                Route::Dense(g) => (g, false),
+                Route::Depthwise(g) => (g, true),
+                Route::Burn => {
+                    return <Flex as ModuleOps<Flex>>::conv2d_weight_backward(x, weight, grad, options);
+                }
             };
             let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
-            let dw = checked(conv2d_weight_grad(&g, x.storage::<f32>(), grad.storage::<f32>()));
+            let (x, grad) = (x.storage::<f32>(), grad.storage::<f32>());
+            if depthwise {
+                let dw = checked(depthwise_weight_grad(&g, x, grad));
+                return tensor(dw, [g.in_channels, 1, g.kernel[0], g.kernel[1]]);
+            }
+            let dw = checked(conv2d_weight_grad(&g, x, grad));
             tensor(dw, [g.out_channels, g.in_channels, g.kernel[0], g.kernel[1]])
         }
     }

@@ -13,6 +13,7 @@
 //! functions never touch Burn; [`crate::ConvKernels`] routes Burn's tensors to them.
 
 mod backward;
+mod depthwise;
 mod direct;
 mod forward;
 mod gemm;
@@ -25,6 +26,7 @@ mod scratch;
 pub use backward::{
     conv2d_input_grad, conv2d_input_grad_using, conv2d_weight_grad, conv2d_weight_grad_using,
 };
+pub use depthwise::{depthwise_forward, depthwise_geometry, depthwise_input_grad, depthwise_weight_grad};
 pub use forward::{conv2d_forward, conv2d_forward_using};
 pub use geometry::ConvGeometry;
 

@@ -1,6 +1,6 @@
 //! av-kernels through Burn (the extension's routing, the autodiff backward) against Burn's own
 //! flex convolution: outputs and the gradients of input, weight and bias, plus the cases that
-//! must fall back to Burn (groups, `Same` padding, asymmetric padding). Needs the `flex`
+//! must fall back to Burn (groups other than depthwise, `Same` padding, asymmetric padding). Needs the `flex`
 //! feature (on in `cargo test --workspace` through the facade's default features).
 #![cfg(feature = "flex")]
 
@@ -40,7 +40,12 @@ fn cases() -> Vec<(Conv2d, [usize; 4])> {
         (conv([16, 8], 1, 2, e(0), 1, 1, false, &device), [1, 16, 9, 9]),
         (conv([4, 6], 3, 1, e(2), 2, 1, false, &device), [2, 4, 10, 10]),
         (conv([4, 6], 3, 1, PaddingConfig2d::Valid, 1, 1, true, &device), [2, 4, 10, 10]),
-        // Fallbacks to Burn: groups, `Same`, asymmetric padding.
+        // Depthwise (groups = channels): EfficientNet's 3x3 and 5x5 layers at stride 1 and 2.
+        (conv([16, 16], 3, 1, e(1), 1, 16, false, &device), [2, 16, 12, 12]),
+        (conv([8, 8], 3, 2, e(0), 1, 8, true, &device), [3, 8, 13, 11]),
+        (conv([6, 6], 5, 2, e(2), 1, 6, false, &device), [2, 6, 15, 16]),
+        (conv([5, 5], 5, 1, e(2), 2, 5, true, &device), [1, 5, 14, 14]),
+        // Fallbacks to Burn: other groups, `Same`, asymmetric padding.
         (conv([4, 6], 3, 1, e(1), 1, 2, false, &device), [2, 4, 8, 8]),
         (conv([4, 6], 3, 1, PaddingConfig2d::Same, 1, 1, false, &device), [2, 4, 8, 8]),
         (conv([4, 6], 3, 1, PaddingConfig2d::Explicit(1, 0, 2, 1), 1, 1, false, &device), [2, 4, 8, 8]),
