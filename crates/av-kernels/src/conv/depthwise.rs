@@ -3,9 +3,10 @@
 //!
 //! Burn's generic grouped convolution lowers every group separately; a depthwise layer has only
 //! `kh kw` taps per output, so the work is a few multiply-adds per element and the lowering is
-//! the whole cost. Here each tap `(ky, kx)` adds `w[c, ky, kx]` times a shifted input row onto an
-//! output row (contiguous for stride 1, which the compiler vectorises). Planes run in parallel
-//! (rayon); the weight gradient sums over the batch in f32 per channel.
+//! the whole cost. The forward pass of a square stride-1 kernel (3x3, 5x5) sums each output's
+//! taps in a register, column loop vectorised; every other case (and both gradients) adds
+//! `w[c, ky, kx]` times a shifted input row onto an output row, one tap at a time. Planes run in
+//! parallel (rayon); the weight gradient sums over the batch in f32 per channel.
 
 use rayon::prelude::*;
 
@@ -88,10 +89,17 @@ pub fn depthwise_forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Result<
     let (plane_in, plane_out) = (g.input[0] * g.input[1], g.out_positions());
     let (kh, kw, sw) = (g.kernel[0], g.kernel[1], g.stride[1]);
     let columns: Vec<_> = (0..kw).map(|kx| valid_columns(g, kx)).collect();
+    let square_unit = g.stride == [1, 1] && g.dilation == [1, 1] && kh == kw;
+    let zero_row = vec![0.0f32; g.input[1]];
     y.par_chunks_mut(plane_out).enumerate().for_each(|(plane, y_p)| {
         let c = plane % g.in_channels;
         let x_p = &x[plane * plane_in..][..plane_in];
         let w_c = &weight[c * kh * kw..][..kh * kw];
+        match (square_unit, kh) {
+            (true, 3) => return plane_stride1::<3>(g, x_p, w_c, &zero_row, y_p),
+            (true, 5) => return plane_stride1::<5>(g, x_p, w_c, &zero_row, y_p),
+            _ => {}
+        }
         for (oy, y_row) in y_p.chunks_mut(g.output[1]).enumerate() {
             for ky in 0..kh {
                 let Some(iy) = input_row(g, oy, ky) else { continue };
@@ -100,8 +108,9 @@ pub fn depthwise_forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Result<
                     let wv = w_c[ky * kw + kx];
                     let out = &mut y_row[range.clone()];
                     if sw == 1 {
-                        for (o, i) in out.iter_mut().zip(&x_row[*first..]) {
-                            *o += wv * i;
+                        let src = &x_row[*first..*first + out.len()];
+                        for j in 0..out.len() {
+                            out[j] += wv * src[j];
                         }
                     } else {
                         for (o, i) in out.iter_mut().zip(x_row[*first..].iter().step_by(sw)) {
@@ -113,6 +122,58 @@ pub fn depthwise_forward(g: &ConvGeometry, x: &[f32], weight: &[f32]) -> Result<
         }
     });
     Ok(y)
+}
+
+/// [`depthwise_forward`] of one plane for stride 1, dilation 1 and a `K x K` kernel: each output
+/// element sums its `K K` taps in a register (rows outside the image read `zero_row`), the
+/// interior columns without bounds tests, so that the column loop vectorises.
+fn plane_stride1<const K: usize>(
+    g: &ConvGeometry,
+    x_p: &[f32],
+    w_c: &[f32],
+    zero_row: &[f32],
+    y_p: &mut [f32],
+) {
+    let (width, wo, pad) = (g.input[1], g.output[1], g.padding[1]);
+    let mut w = [[0.0f32; K]; K];
+    for (ky, row) in w.iter_mut().enumerate() {
+        row.copy_from_slice(&w_c[ky * K..][..K]);
+    }
+    // Columns whose K taps all lie inside the row: ox - pad >= 0 and ox - pad + K - 1 < width.
+    let lo = pad.min(wo);
+    let hi = (width + pad + 1).saturating_sub(K).min(wo).max(lo);
+    let n = hi - lo;
+    for (oy, y_row) in y_p.chunks_mut(wo).enumerate() {
+        let rows: [&[f32]; K] =
+            std::array::from_fn(|ky| input_row(g, oy, ky).map_or(zero_row, |iy| &x_p[iy * width..][..width]));
+        for ox in (0..lo).chain(hi..wo) {
+            let mut acc = 0.0f32;
+            for (ky, row) in rows.iter().enumerate() {
+                for kx in 0..K {
+                    if let Some(ix) = (ox + kx).checked_sub(pad).filter(|&ix| ix < width) {
+                        acc += w[ky][kx] * row[ix];
+                    }
+                }
+            }
+            y_row[ox] = acc;
+        }
+        if n == 0 {
+            continue;
+        }
+        let start = lo - pad;
+        let taps: [&[f32]; K] = std::array::from_fn(|ky| &rows[ky][start..start + n + K - 1]);
+        let out = &mut y_row[lo..hi];
+        for (j, o) in out.iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for ky in 0..K {
+                let window = &taps[ky][j..j + K];
+                for kx in 0..K {
+                    acc += w[ky][kx] * window[kx];
+                }
+            }
+            *o = acc;
+        }
+    }
 }
 
 /// `dx` of [`depthwise_forward`] from `grad` (`dy`, `[N, C, Ho, Wo]`) and `weight`: `[N, C, H, W]`.
@@ -251,6 +312,11 @@ mod tests {
             ([1, 2, 12, 12], [3, 3], [1, 2], [2, 1], [2, 1]),
             ([2, 3, 6, 9], [1, 3], [1, 1], [0, 1], [1, 1]),
             ([1, 2, 4, 4], [3, 3], [3, 3], [3, 3], [1, 1]),
+            // Stride 1 without padding, and with padding beyond the kernel (the register path's
+            // interior is then empty or starts late).
+            ([1, 3, 6, 7], [3, 3], [1, 1], [0, 0], [1, 1]),
+            ([2, 2, 5, 5], [5, 5], [1, 1], [4, 4], [1, 1]),
+            ([1, 2, 3, 9], [5, 5], [1, 1], [2, 2], [1, 1]),
         ];
         for (k, (xs, [kh, kw], stride, padding, dilation)) in cases.into_iter().enumerate() {
             let g = depthwise_geometry(xs, [xs[1], 1, kh, kw], stride, padding, dilation).unwrap();
