@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inference::hearing::SilenceRule;
+use crate::model::MapSource;
 use crate::preprocess::AudioWindow;
 
 /// The file of a model folder that holds its [`InputSpec`].
@@ -26,6 +27,11 @@ pub struct InputSpec {
     /// near-silence, below -60 dBFS, until a confidence threshold is calibrated).
     #[serde(default)]
     pub silence: SilenceRule,
+    /// The per-class maps [`crate::inference::Localizer`] draws by default (default
+    /// [`MapSource::Alignment`], Eq. 8), chosen per model on validation scenes: the shipped
+    /// localization model uses [`MapSource::AlignmentCentred`] (docs/results.md §9.9).
+    #[serde(default)]
+    pub maps: MapSource,
 }
 
 impl InputSpec {

@@ -71,11 +71,13 @@ impl Localizer {
             )));
         }
         let audio = AudioPreprocess::new(inputs.audio)?;
-        Ok(Self { model, inputs, audio, config: LocalizeConfig::default(), device: device.clone() })
+        let config = LocalizeConfig { source: inputs.maps, ..LocalizeConfig::default() };
+        Ok(Self { model, inputs, audio, config, device: device.clone() })
     }
 
-    /// Map source, class mixing and validity threshold (default [`LocalizeConfig::default`]:
-    /// Eq. 8 maps); its `output_size` is ignored (maps come at the image's size).
+    /// Map source, class mixing and validity threshold (default: [`LocalizeConfig::default`]
+    /// with the model folder's [`InputSpec::maps`]); its `output_size` is ignored (maps come at
+    /// the image's size).
     pub fn with_config(mut self, config: LocalizeConfig) -> Self {
         self.config = config;
         self

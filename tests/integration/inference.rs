@@ -58,6 +58,39 @@ fn localizer_gives_named_maps_at_the_image_size() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The map source a folder's `inputs.json` names (`"maps"`) is what the Localizer draws: a copy
+/// of the compact folder with `"maps": "AlignmentCentred"` gives the maps of
+/// `with_config(source = AlignmentCentred)` and not those of Eq. 8; without the field, Eq. 8.
+#[test]
+fn the_folder_chooses_the_localizer_map_source() {
+    use av_align::model::{LocalizeConfig, MapSource};
+    let device = Device::flex();
+    let dir = tmp("maps-source");
+    let (scene, _, _) = scene_files(&dir);
+    let folder = dir.join("model");
+    std::fs::create_dir_all(&folder).unwrap();
+    for f in ["model.bpk", "model.json", "inputs.json"] {
+        std::fs::copy(shipped().join(f), folder.join(f)).unwrap();
+    }
+    let plain = Localizer::from_dir_on(&folder, &device).unwrap();
+    assert_eq!(plain.inputs().maps, MapSource::Alignment);
+    let mut spec = plain.inputs().clone();
+    spec.maps = MapSource::AlignmentCentred;
+    spec.save(&folder).unwrap();
+    let centred = Localizer::from_dir_on(&folder, &device).unwrap();
+    let run = |l: &Localizer| l.localize(&scene.image, &scene.audio.mix, scene.audio.sample_rate).unwrap();
+    let by_folder = run(&centred);
+    let explicit = |source| {
+        run(&Localizer::from_dir_on(&folder, &device)
+            .unwrap()
+            .with_config(LocalizeConfig { source, ..LocalizeConfig::default() }))
+    };
+    assert_eq!(by_folder, explicit(MapSource::AlignmentCentred));
+    assert_ne!(by_folder.agnostic, explicit(MapSource::Alignment).agnostic);
+    assert_eq!(run(&plain), explicit(MapSource::Alignment));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A model folder without `inputs.json` is refused with a typed error naming the file.
 #[test]
 fn a_folder_without_inputs_json_is_refused() {

@@ -12,7 +12,7 @@ use av_align::{Error, Result};
 use crate::bench::BenchDataConfig;
 use crate::run::write_json;
 use av_align::inference::{InputSpec, SilenceRule};
-use av_align::model::{AvModelConfig, Stage};
+use av_align::model::{AvModelConfig, MapSource, Stage};
 use av_align::preprocess::AudioWindow;
 use av_align::train::TrainConfig;
 
@@ -180,6 +180,8 @@ impl FlickrPlan {
             class_names: self.data.bench.vocabulary.names().into_iter().map(String::from).collect(),
             audio: AudioWindow::FirstSeconds,
             silence: SilenceRule::default(),
+            // Eq. 8; a shipped folder may name another source chosen on validation scenes.
+            maps: MapSource::Alignment,
         }
     }
 
