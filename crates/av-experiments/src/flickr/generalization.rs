@@ -18,6 +18,8 @@ use burn::tensor::Device;
 
 use super::FlickrPlan;
 use super::class_pairs::{ClassPairScore, box_mean, class_pair_score};
+pub use super::hearing_score::HearingScore;
+use super::hearing_score::hearing_score;
 use crate::bench::{BenchData, BenchDataConfig, SceneTruth, generate};
 use crate::eval::{SceneMaps, flickr_ground_truth, localize_all};
 
@@ -82,6 +84,10 @@ pub struct GeneralizationReport {
     pub scenes: u64,
     /// The rows, models first, then the baselines.
     pub rows: Vec<GeneralizationRow>,
+    /// The model's audio classifier on both test sets (in-family first). Absent in reports
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hearing: Option<[HearingScore; 2]>,
 }
 
 impl GeneralizationReport {
@@ -125,7 +131,16 @@ impl GeneralizationReport {
             // The row has as many cells as columns, so this cannot fail.
             let _ = t.push_row(r.method.clone(), cells);
         }
-        t.to_markdown_aligned(3, Align::Unspecified)
+        let mut out = t.to_markdown_aligned(3, Align::Unspecified);
+        if let Some([a, b]) = &self.hearing {
+            out.push_str(&format!(
+                "\nWhat the model heard (its audio classifier, which mixes the classes' maps): the most \
+                 probable class sounds in {:.2} of the scenes in-family and {:.2} out-of-family; the L sounding \
+                 classes are among the L most probable in {:.2} / {:.2} (mean share).\n",
+                a.top1, b.top1, a.top_level, b.top_level
+            ));
+        }
+        out
     }
 }
 
@@ -273,5 +288,8 @@ pub fn evaluate_generalization_on(
     }
     let scenes = sets[0].data.truths.len() as u64;
     // The first model row is Eq. 8, so its maps are always there.
-    Ok((GeneralizationReport { scenes, rows }, eq8.unwrap_or_default()))
+    let eq8 = eq8.unwrap_or_default();
+    let hearing =
+        Some([hearing_score(&eq8[0], &sets[0].data.truths), hearing_score(&eq8[1], &sets[1].data.truths)]);
+    Ok((GeneralizationReport { scenes, rows, hearing }, eq8))
 }

@@ -20,6 +20,7 @@ mod class_pairs;
 mod embeddings;
 mod evaluate;
 mod generalization;
+mod hearing_score;
 mod pictures;
 mod runs;
 mod silence;
@@ -29,7 +30,7 @@ pub use class_pairs::{ClassPairScore, class_pair_score};
 pub use embeddings::{EmbeddingSpread, embedding_spread};
 pub use evaluate::{EvalReport, PAPER_TABLE1, evaluate_on_bench, flickr_table, markdown_table};
 pub use generalization::{
-    Family, GeneralizationReport, GeneralizationRow, MapMass, TestSet, evaluate_generalization,
+    Family, GeneralizationReport, GeneralizationRow, HearingScore, MapMass, TestSet, evaluate_generalization,
     evaluate_generalization_on, test_data_config, test_sets,
 };
 pub use pictures::write_overlays;
