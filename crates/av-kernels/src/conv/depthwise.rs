@@ -148,10 +148,10 @@ fn plane_stride1<const K: usize>(
             std::array::from_fn(|ky| input_row(g, oy, ky).map_or(zero_row, |iy| &x_p[iy * width..][..width]));
         for ox in (0..lo).chain(hi..wo) {
             let mut acc = 0.0f32;
-            for (ky, row) in rows.iter().enumerate() {
-                for kx in 0..K {
+            for (w_row, row) in w.iter().zip(&rows) {
+                for (kx, wv) in w_row.iter().enumerate() {
                     if let Some(ix) = (ox + kx).checked_sub(pad).filter(|&ix| ix < width) {
-                        acc += w[ky][kx] * row[ix];
+                        acc += wv * row[ix];
                     }
                 }
             }
