@@ -4,8 +4,9 @@
 //! Burn's generic grouped convolution lowers every group separately; a depthwise layer has only
 //! `kh kw` taps per output, so the work is a few multiply-adds per element and the lowering is
 //! the whole cost. The forward pass of a square stride-1 kernel (3x3, 5x5) sums each output's
-//! taps in a register, column loop vectorised; every other case (and both gradients) adds
-//! `w[c, ky, kx]` times a shifted input row onto an output row, one tap at a time. Planes run in
+//! taps in a register, column loop vectorised, and so does its input gradient (the same
+//! convolution of `dy` with the flipped kernel); every other case, and the weight gradient,
+//! adds `w[c, ky, kx]` times a shifted input row onto an output row, one tap at a time. Planes run in
 //! parallel (rayon); the weight gradient sums over the batch in f32 per channel.
 
 use rayon::prelude::*;
@@ -176,6 +177,26 @@ fn plane_stride1<const K: usize>(
     }
 }
 
+/// For a square 3x3 or 5x5 kernel of stride 1 and dilation 1 with padding below the kernel
+/// size: the geometry of the input gradient as a forward convolution (of one `Ho x Wo` plane
+/// with the flipped kernel and padding `K - 1 - p`, giving `H x W`).
+fn transposed_stride1(g: &ConvGeometry) -> Option<ConvGeometry> {
+    let [kh, kw] = g.kernel;
+    let square_unit = g.stride == [1, 1] && g.dilation == [1, 1] && kh == kw && (kh == 3 || kh == 5);
+    if !square_unit || g.padding.iter().any(|&p| p >= kh) {
+        return None;
+    }
+    let t = ConvGeometry::new(
+        [1, 1, g.output[0], g.output[1]],
+        [1, 1, kh, kw],
+        [1, 1],
+        [kh - 1 - g.padding[0], kw - 1 - g.padding[1]],
+        [1, 1],
+    )
+    .ok()?;
+    (t.output == g.input).then_some(t)
+}
+
 /// `dx` of [`depthwise_forward`] from `grad` (`dy`, `[N, C, Ho, Wo]`) and `weight`: `[N, C, H, W]`.
 ///
 /// # Errors
@@ -186,6 +207,24 @@ pub fn depthwise_input_grad(g: &ConvGeometry, grad: &[f32], weight: &[f32]) -> R
     check_weight(g, weight)?;
     let (plane_in, plane_out) = (g.input[0] * g.input[1], g.out_positions());
     let (kh, kw, sw) = (g.kernel[0], g.kernel[1], g.stride[1]);
+    if let Some(transposed) = transposed_stride1(g) {
+        // Stride 1: dx is the depthwise convolution of dy with the flipped kernel and padding
+        // K - 1 - p, which the forward's register path computes.
+        let flipped: Vec<f32> =
+            weight.chunks(kh * kw).flat_map(|w_c| w_c.iter().rev().copied().collect::<Vec<_>>()).collect();
+        let zero_row = vec![0.0f32; g.output[1]];
+        dx.par_chunks_mut(plane_in).enumerate().for_each(|(plane, dx_p)| {
+            let c = plane % g.in_channels;
+            let dy_p = &grad[plane * plane_out..][..plane_out];
+            let w_c = &flipped[c * kh * kw..][..kh * kw];
+            if kh == 3 {
+                plane_stride1::<3>(&transposed, dy_p, w_c, &zero_row, dx_p);
+            } else {
+                plane_stride1::<5>(&transposed, dy_p, w_c, &zero_row, dx_p);
+            }
+        });
+        return Ok(dx);
+    }
     let columns: Vec<_> = (0..kw).map(|kx| valid_columns(g, kx)).collect();
     dx.par_chunks_mut(plane_in).enumerate().for_each(|(plane, dx_p)| {
         let c = plane % g.in_channels;
