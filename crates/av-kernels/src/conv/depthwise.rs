@@ -292,10 +292,7 @@ pub fn depthwise_weight_grad(g: &ConvGeometry, x: &[f32], grad: &[f32]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn signal(len: usize, seed: usize) -> Vec<f32> {
-        (0..len).map(|v| (((v * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
-    }
+    use crate::conv::reference::{assert_close, signal};
 
     /// The definition in f64: `(y, dx, dw)` for `dy = grad`.
     fn reference(g: &ConvGeometry, x: &[f32], w: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
@@ -329,14 +326,6 @@ mod tests {
             }
         }
         (y, dx, dw)
-    }
-
-    fn assert_close(name: &str, got: &[f32], want: &[f64]) {
-        assert_eq!(got.len(), want.len(), "{name}");
-        let scale = want.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
-        for (k, (a, b)) in got.iter().zip(want).enumerate() {
-            assert!((f64::from(*a) - b).abs() <= 1e-5 * scale, "{name}[{k}]: {a} vs {b} (scale {scale})");
-        }
     }
 
     /// Forward and both gradients against the definition: EfficientNet's 3x3 and 5x5 layers at

@@ -39,11 +39,13 @@ fn wi(g: &ConvGeometry, o: usize, c: usize, i: usize, j: usize) -> usize {
     ((o * g.in_channels + c) * g.kernel[0] + i) * g.kernel[1] + j
 }
 
-fn signal(len: usize, seed: usize) -> Vec<f32> {
+/// A deterministic test signal in [-1, 1] (shared with the depthwise tests).
+pub(crate) fn signal(len: usize, seed: usize) -> Vec<f32> {
     (0..len).map(|v| (((v * 7919 + seed * 104_729) % 2003) as f32 / 1001.0) - 1.0).collect()
 }
 
-fn assert_close(name: &str, got: &[f32], want: &[f64]) {
+/// `got` within 1e-5 of `want`'s peak, element by element (shared with the depthwise tests).
+pub(crate) fn assert_close(name: &str, got: &[f32], want: &[f64]) {
     assert_eq!(got.len(), want.len());
     let scale = want.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
     for (k, (a, b)) in got.iter().zip(want).enumerate() {
