@@ -119,6 +119,21 @@ def loss_fn(out, la, lv):
         return l + lp + ln
 
 
+def median_step_seconds(model, opt, inputs, la, lv, steps):
+    """Median wall time of `steps` SGD steps of `loss_fn(model(*inputs), la, lv)` after one
+    untimed warm-up step."""
+    times = []
+    for i in range(steps + 1):
+        t = time.perf_counter()
+        opt.zero_grad()
+        loss = loss_fn(model(*inputs), la, lv)
+        loss.backward()
+        opt.step()
+        if i > 0:
+            times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
 def localize(model, wave, rgb):
     """End to end from decoded audio (5 s mono at 22 050 Hz) and a decoded RGB image, as the
     official pipeline does it: librosa log-mel (prepare_data/data.py), cv2 bilinear resize to
@@ -151,16 +166,7 @@ def main():
     n = args.batch
     img, mel = torch.randn(n, 3, 256, 256), torch.randn(n, 1, 251, 64)
     la, lv = torch.rand(n, 7), torch.rand(n, 7)
-    times = []
-    for i in range(args.steps + 1):
-        t = time.perf_counter()
-        opt.zero_grad()
-        loss = loss_fn(model(img, mel), la, lv)
-        loss.backward()
-        opt.step()
-        if i > 0:
-            times.append(time.perf_counter() - t)
-    step = sorted(times)[len(times) // 2]
+    step = median_step_seconds(model, opt, (img, mel), la, lv, args.steps)
     model.eval()
     rng = np.random.default_rng(0)
     wave = (0.1 * rng.standard_normal(5 * 22050)).astype(np.float32)

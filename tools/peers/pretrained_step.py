@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 sys.path.insert(0, HERE)
 from make_efficientnet_fixtures import LiteTrunk  # noqa: E402
-from mssl_new_step import Model, loss_fn, trunk  # noqa: E402
+from mssl_new_step import Model, median_step_seconds, trunk  # noqa: E402
 
 
 class PretrainedModel(Model):
@@ -77,16 +77,7 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
     mel = torch.randn(n, 1, 251, 64)
     la, lv = torch.rand(n, 15), torch.rand(n, 15)
-    times = []
-    for i in range(args.steps + 1):
-        t = time.perf_counter()
-        opt.zero_grad()
-        loss = loss_fn(model(cached, mel), la, lv)
-        loss.backward()
-        opt.step()
-        if i > 0:
-            times.append(time.perf_counter() - t)
-    step_s = median(times)
+    step_s = median_step_seconds(model, opt, (cached, mel), la, lv, args.steps)
     print(f"torch {torch.__version__}, {args.threads} threads, batch {n}: trunk forward (12 blocks, "
           f"{tuple(frames.shape)} -> {tuple(cached.shape)}) {1000 * trunk_s:.1f} ms (median of 5); "
           f"training step on cached features {1000 * step_s:.1f} ms = {n / step_s:.0f} samples/s "
