@@ -4,7 +4,7 @@ PyTorch runs its two costs on this machine.
 1. The frozen visual trunk (EfficientNet-Lite0's first 12 blocks, eval mode, no gradients) on 16
    frames of 256x256: av-align pays it once per frame and flip (the trunk cache), so it bounds
    the first epoch and inference.
-2. The training step on cached trunk features ([16, 112, 16, 16]): the 1x1 neck (112 -> 64, BN,
+2. The training step on cached trunk features ([16, 192, 8, 8]): the 1x1 neck (192 -> 64, BN,
    ReLU), the compact audio ResNet-18 (width 8, stride-1 layer4) on 251x64 log-mels, the heads
    and the stage-2 loss (BCE, AVC, Eq. 7) of `mssl_new_step.py`, SGD; without the per-position
    term (the plan's LVS tri-map term), so PyTorch does a little less work than av-align here.
@@ -36,7 +36,7 @@ class PretrainedModel(Model):
     def __init__(self, c=15):
         super().__init__(c=c, preset="compact")
         del self.v
-        self.neck = nn.Sequential(nn.Conv2d(112, self.k, 1, bias=False), nn.BatchNorm2d(self.k), nn.ReLU())
+        self.neck = nn.Sequential(nn.Conv2d(192, self.k, 1, bias=False), nn.BatchNorm2d(self.k), nn.ReLU())
 
     def forward(self, cached, mel):
         fv, fa = self.neck(cached), trunk(self.a, mel)
