@@ -6,8 +6,8 @@
 //! the whole cost. The forward pass of a square stride-1 kernel (3x3, 5x5) sums each output's
 //! taps in a register, column loop vectorised, and so does its input gradient (the same
 //! convolution of `dy` with the flipped kernel); every other case, and the weight gradient,
-//! adds `w[c, ky, kx]` times a shifted input row onto an output row, one tap at a time. Planes run in
-//! parallel (rayon); the weight gradient sums over the batch in f32 per channel.
+//! adds `w[c, ky, kx]` times a shifted input row onto an output row, one tap at a time. Planes
+//! run in parallel (rayon); the weight gradient sums over the batch in f32 per channel.
 
 use rayon::prelude::*;
 
