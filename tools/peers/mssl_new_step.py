@@ -93,7 +93,10 @@ class Model(nn.Module):
         return torch.einsum("nkp,ncp->nck", flat, wts) / (wts.sum(2, keepdim=True) + 1e-10)
 
     def forward(self, img, mel):
-        fv, fa = trunk(self.v, img), trunk(self.a, mel)
+        return self.heads(trunk(self.v, img), trunk(self.a, mel))
+
+    def heads(self, fv, fa):
+        """Classifiers, AVC, pooled projections from the two trunks' feature maps."""
         v, a = fv.mean((2, 3)), fa.mean((2, 3))
         n = v.shape[0]
         pairs = torch.cat([a[:, None].expand(n, n, self.k), v[None].expand(n, n, self.k)], 2)

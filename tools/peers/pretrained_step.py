@@ -21,7 +21,6 @@ import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
@@ -39,13 +38,7 @@ class PretrainedModel(Model):
         self.neck = nn.Sequential(nn.Conv2d(192, self.k, 1, bias=False), nn.BatchNorm2d(self.k), nn.ReLU())
 
     def forward(self, cached, mel):
-        fv, fa = self.neck(cached), trunk(self.a, mel)
-        v, a = fv.mean((2, 3)), fa.mean((2, 3))
-        n = v.shape[0]
-        pairs = torch.cat([a[:, None].expand(n, n, self.k), v[None].expand(n, n, self.k)], 2)
-        gv = F.normalize(self.proj_v(self.pool(fv, self.class_v)), dim=-1)
-        ga = F.normalize(self.proj_a(self.pool(fa, self.class_a)), dim=-1)
-        return self.class_v(v), self.class_a(a), self.avc(pairs), gv, ga, fv
+        return self.heads(self.neck(cached), trunk(self.a, mel))
 
 
 def median(xs):

@@ -73,8 +73,8 @@ mod flex {
 
     use super::ConvKernels;
     use crate::conv::{
-        ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, depthwise_forward,
-        depthwise_geometry, depthwise_input_grad, depthwise_weight_grad,
+        ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, depthwise_geometry,
+        depthwise_input_grad, depthwise_weight_grad,
     };
 
     /// How a convolution runs on flex: the dense kernels, the depthwise ones, or Burn's own.
@@ -137,14 +137,17 @@ mod flex {
 
     impl ConvKernels for Flex {
         fn av_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-            let (g, depthwise) = match route(&x, &weight, &options) {
-                Route::Dense(g) => (g, false),
-                Route::Depthwise(g) => (g, true),
-                Route::Burn => return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options),
+            // Depthwise forward passes stay with Burn: `depthwise_forward` is 0.41-0.75x Burn's
+            // time per layer alone, but the pretrained trunk as a whole ran 4-6 % slower with it
+            // (docs/performance.md, "Depthwise convolution"); the gradients are routed.
+            let g = match route(&x, &weight, &options) {
+                Route::Dense(g) => g,
+                Route::Depthwise(_) | Route::Burn => {
+                    return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options);
+                }
             };
             let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
-            let (x, weight) = (x.storage::<f32>(), weight.storage::<f32>());
-            let y = if depthwise { depthwise_forward(&g, x, weight) } else { conv2d_forward(&g, x, weight) };
+            let y = conv2d_forward(&g, x.storage::<f32>(), weight.storage::<f32>());
             tensor(checked(y), g.output_shape())
         }
 

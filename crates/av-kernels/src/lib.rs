@@ -10,8 +10,8 @@
 //!   for the stems and narrow stride-1 layers, a direct convolution in AVX2 registers without a
 //!   lowered matrix ([`conv::ConvMethod`] says which, by a measured rule); depthwise layers
 //!   (`groups` = channels, the pretrained visual trunk's) have kernels of their own.
-//! * [`ConvKernels`]: the backend extension. On flex (f32, one group or depthwise, symmetric
-//!   padding) it runs [`conv`]; everywhere else, and for every other case, it calls Burn's own
+//! * [`ConvKernels`]: the backend extension. On flex (f32, one group, or the gradients of a
+//!   depthwise layer; symmetric padding) it runs [`conv`]; everywhere else, and for every other case, it calls Burn's own
 //!   `conv2d` and gradients, so a model that uses it runs unchanged on WGPU, CUDA and ndarray. Its autodiff
 //!   implementation records one backward step that calls the two gradient kernels.
 //! * [`norm`] / [`NormKernels`]: batch normalisation in two passes per direction (Burn's

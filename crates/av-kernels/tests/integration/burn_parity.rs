@@ -40,7 +40,8 @@ fn cases() -> Vec<(Conv2d, [usize; 4])> {
         (conv([16, 8], 1, 2, e(0), 1, 1, false, &device), [1, 16, 9, 9]),
         (conv([4, 6], 3, 1, e(2), 2, 1, false, &device), [2, 4, 10, 10]),
         (conv([4, 6], 3, 1, PaddingConfig2d::Valid, 1, 1, true, &device), [2, 4, 10, 10]),
-        // Depthwise (groups = channels): EfficientNet's 3x3 and 5x5 layers at stride 1 and 2.
+        // Depthwise (groups = channels; the forward pass by Burn, the gradients by av-kernels):
+        // EfficientNet's 3x3 and 5x5 layers at stride 1 and 2.
         (conv([16, 16], 3, 1, e(1), 1, 16, false, &device), [2, 16, 12, 12]),
         (conv([8, 8], 3, 2, e(0), 1, 8, true, &device), [3, 8, 13, 11]),
         (conv([6, 6], 5, 2, e(2), 1, 6, false, &device), [2, 6, 15, 16]),
