@@ -140,11 +140,8 @@ mod flex {
             // Depthwise forward passes stay with Burn: `depthwise_forward` is 0.41-0.75x Burn's
             // time per layer alone, but the pretrained trunk as a whole ran 4-6 % slower with it
             // (docs/performance.md, "Depthwise convolution"); the gradients are routed.
-            let g = match route(&x, &weight, &options) {
-                Route::Dense(g) => g,
-                Route::Depthwise(_) | Route::Burn => {
-                    return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options);
-                }
+            let Some(g) = geometry(&x, &weight, &options) else {
+                return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options);
             };
             let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
             let y = conv2d_forward(&g, x.storage::<f32>(), weight.storage::<f32>());

@@ -69,24 +69,24 @@ impl Generator {
     pub fn new(assets: Arc<AssetPack>, config: BenchConfig) -> Result<Generator> {
         config.validate()?;
         assets.check_selection(&config.assets)?;
+        // The note banks at the clip rate: every selected font, and the training-only ones the
+        // pack or the cache has (a missing one is refused when a training scene needs it).
+        let at_rate = |bank: &NoteBank| -> Result<NoteBank> {
+            if config.clip.sample_rate == bank.sample_rate {
+                Ok(bank.clone())
+            } else {
+                bank.resampled(config.clip.sample_rate)
+            }
+        };
         let mut banks = BTreeMap::new();
         for font in &config.assets.soundfonts {
-            let bank = assets.font(font)?;
-            let bank = if config.clip.sample_rate == bank.sample_rate {
-                bank.clone()
-            } else {
-                bank.resampled(config.clip.sample_rate)?
-            };
-            banks.insert(font.clone(), bank);
+            banks.insert(font.clone(), at_rate(assets.font(font)?)?);
         }
         let mut missing_train_font = None;
         for font in &config.assets.train_soundfonts {
             match assets.fonts.get(font) {
-                Some(bank) if config.clip.sample_rate == bank.sample_rate => {
-                    banks.insert(font.clone(), bank.clone());
-                }
                 Some(bank) => {
-                    banks.insert(font.clone(), bank.resampled(config.clip.sample_rate)?);
+                    banks.insert(font.clone(), at_rate(bank)?);
                 }
                 None => missing_train_font = missing_train_font.or(Some(font.clone())),
             }
