@@ -54,6 +54,19 @@ pub struct TrainState {
     pub epoch_sum: LossValues,
     /// Finished epochs.
     pub history: Vec<EpochLog>,
+    /// The best validated epoch so far and its value, when
+    /// [`TrainConfig::keep_best_validation`] is on (its model is in `<run>/best/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best: Option<BestEpoch>,
+}
+
+/// The epoch with the best validation value ([`TrainConfig::keep_best_validation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BestEpoch {
+    /// Epoch (0-based).
+    pub epoch: usize,
+    /// Its validation value.
+    pub validation: f64,
 }
 
 const LATEST: &str = "latest";
@@ -196,6 +209,62 @@ pub fn load_model_for(
         });
     }
     Ok(load_checkpoint_weights(expected.init(device)?, checkpoint, "model")?)
+}
+
+/// Where [`TrainConfig::keep_best_validation`] keeps the best epoch's model in a run directory.
+pub fn best_model_dir(run: &Path) -> PathBuf {
+    run.join("best")
+}
+
+/// Saves `model` as the run's best model (`<run>/best/`): written to `<run>/best.tmp/`; the
+/// old best is moved to `<run>/best.old/`, the new one renamed into place, and only then is the
+/// old one removed. An interruption leaves a whole best model in `best/` or, in the moment
+/// between the two renames, in `best.old/` ([`load_best_model`] reads either). The loop's
+/// state is written after this, so it never names a best epoch whose model is not on disk.
+///
+/// # Errors
+/// [`Error::Io`] / [`Error::Backbone`] when a file cannot be written.
+pub fn save_best_model(run: &Path, model: &AvModel, config: &AvModelConfig) -> Result<()> {
+    let dir = best_model_dir(run);
+    let tmp = run.join("best.tmp");
+    let old = run.join("best.old");
+    for stale in [&tmp, &old] {
+        if stale.exists() {
+            std::fs::remove_dir_all(stale).map_err(|e| io(stale, e))?;
+        }
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    save_model(model, config, &tmp)?;
+    if dir.exists() {
+        std::fs::rename(&dir, &old).map_err(|e| io(&old, e))?;
+    }
+    std::fs::rename(&tmp, &dir).map_err(|e| io(&dir, e))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// Loads the run's best model ([`save_best_model`]): `<run>/best/`, or `<run>/best.old/` when
+/// an interruption came between its two renames.
+///
+/// # Errors
+/// [`Error::Checkpoint`] when neither holds a model, and as [`load_model_for`].
+pub fn load_best_model(
+    run: &Path,
+    expected: &AvModelConfig,
+    device: &burn::tensor::Device,
+) -> Result<AvModel> {
+    let dir = best_model_dir(run);
+    let old = run.join("best.old");
+    let found = [&dir, &old].into_iter().find(|d| d.join("model.json").is_file());
+    match found {
+        Some(d) => load_model_for(d, expected, device),
+        None => Err(Error::Checkpoint {
+            path: dir,
+            detail: "the run's state names a best epoch, but no best model was found".into(),
+        }),
+    }
 }
 
 /// Saves a trained model (weights + config) as `dir/model.bpk` + `dir/model.json`, atomically.

@@ -71,6 +71,13 @@ pub struct TrainConfig {
     pub hflip: bool,
     /// Write a checkpoint every this many steps (0: only at the end of each epoch).
     pub checkpoint_every: usize,
+    /// Keep the epoch with the best validation value instead of the last one: after each
+    /// epoch whose validation hook ([`crate::train::Trainer::with_validation`]) returns a
+    /// value above every earlier one, the model is saved to `<run>/best/` (atomically), and
+    /// [`crate::train::Trainer::fit`] returns that model. Needs a validation hook. Off when
+    /// absent from a stored plan.
+    #[serde(default)]
+    pub keep_best_validation: bool,
     /// Data-parallel devices (`"cuda:0"`, `"cuda:1"`, `"flex"`, ...; names as for
     /// `AV_ALIGN_DEVICE`): each batch is split over them and their gradients averaged (see
     /// `docs/scaling.md`). Empty (the default): the whole batch on the training device. Not
@@ -99,6 +106,7 @@ impl TrainConfig {
             seed: 0,
             hflip: true,
             checkpoint_every: 0,
+            keep_best_validation: false,
             devices: Vec::new(),
         }
     }

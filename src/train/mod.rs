@@ -11,8 +11,9 @@ mod trainer;
 
 pub use batch_source::{BatchSource, HostBatch, Sample};
 pub use checkpoint::{
-    EpochLog, TrainState, checkpoints_dir, latest_checkpoint, latest_published, load_model, load_model_for,
-    load_state, publish_checkpoint, save_model, save_training_checkpoint,
+    BestEpoch, EpochLog, TrainState, best_model_dir, checkpoints_dir, latest_checkpoint, latest_published,
+    load_best_model, load_model, load_model_for, load_state, publish_checkpoint, save_best_model, save_model,
+    save_training_checkpoint,
 };
 pub use config::{LrSchedule, OptimizerKind, TrainConfig};
 pub use data::InMemoryDataset;

@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::model::{AvModel, AvModelConfig, LossValues};
 use crate::train::batch_source::BatchSource;
 use crate::train::checkpoint::{
-    EpochLog, TrainState, latest_checkpoint, load_model_for, load_state, save_training_checkpoint,
+    BestEpoch, EpochLog, TrainState, latest_checkpoint, load_best_model, load_model_for, load_state,
+    save_best_model, save_training_checkpoint,
 };
 use crate::train::config::{OptimizerKind, TrainConfig};
 use crate::train::data_parallel::{MIN_SHARD, replica_devices, shard_ranges, sharded_gradients};
@@ -61,8 +62,13 @@ pub type ValidationHook<'a> = Box<dyn FnMut(&AvModel, usize) -> Result<f64> + 'a
 /// The result of [`Trainer::fit`].
 #[derive(Debug)]
 pub struct TrainOutcome {
-    /// The trained model in evaluation mode, on the plain (non-autodiff) device.
+    /// The trained model in evaluation mode, on the plain (non-autodiff) device: the last
+    /// epoch's, or the best validated epoch's with [`TrainConfig::keep_best_validation`].
     pub model: AvModel,
+    /// The epoch `model` comes from and its validation value, with
+    /// [`TrainConfig::keep_best_validation`] (`None` otherwise, or when stopped before any
+    /// epoch ended).
+    pub best: Option<BestEpoch>,
     /// Per-epoch history (including epochs done before a resume).
     pub history: Vec<EpochLog>,
     /// The step a resumed run started from.
@@ -184,6 +190,11 @@ impl<'a> Trainer<'a> {
                 data.len()
             )));
         }
+        if cfg.keep_best_validation && self.validation.is_none() {
+            return Err(Error::Config(
+                "keep_best_validation needs a validation hook (Trainer::with_validation)".into(),
+            ));
+        }
         let ad = device.clone().autodiff();
         let replicas = replica_devices(&cfg.devices)?;
         if !replicas.is_empty() {
@@ -209,6 +220,7 @@ impl<'a> Trainer<'a> {
             step_in_epoch: 0,
             epoch_sum: LossValues::default(),
             history: Vec::new(),
+            best: None,
         };
         let mut model = model;
         let mut resumed_from_step = None;
@@ -324,7 +336,16 @@ impl<'a> Trainer<'a> {
                     validation: None,
                 };
                 if let Some(hook) = self.validation.as_mut() {
-                    log.validation = Some(hook(&model.valid(), epoch)?);
+                    let value = hook(&model.valid(), epoch)?;
+                    log.validation = Some(value);
+                    // NaN never counts as best.
+                    if cfg.keep_best_validation
+                        && value.is_finite()
+                        && state.best.is_none_or(|b| value > b.validation)
+                    {
+                        save_best_model(&self.run_dir, &model.valid(), model_config)?;
+                        state.best = Some(BestEpoch { epoch, validation: value });
+                    }
                 }
                 state.history.push(log);
                 self.report(&TrainEvent::EpochEnd(log));
@@ -337,8 +358,13 @@ impl<'a> Trainer<'a> {
                 save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
             }
             self.report(&TrainEvent::Finished);
+            let model = match state.best {
+                Some(_) if cfg.keep_best_validation => load_best_model(&self.run_dir, model_config, device)?,
+                _ => model.valid(),
+            };
             Ok(TrainOutcome {
-                model: model.valid(),
+                model,
+                best: if cfg.keep_best_validation { state.best } else { None },
                 history: state.history,
                 resumed_from_step,
                 finished,

@@ -11,7 +11,7 @@ use av_align::model::{
     ObjectiveConfig, Stage, alignment_maps, mix_classes,
 };
 use av_align::train::{
-    LrSchedule, OptimizerKind, TrainConfig, Trainer, load_model, load_model_for, save_model,
+    BestEpoch, LrSchedule, OptimizerKind, TrainConfig, Trainer, load_model, load_model_for, save_model,
 };
 use av_testkit::tmp_dir as tmp;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
@@ -339,6 +339,57 @@ fn resumes_with_the_same_result(cfg: TrainConfig, name: &str) {
     assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
     std::fs::remove_dir_all(&dir_a).ok();
     std::fs::remove_dir_all(&dir_b).ok();
+}
+
+#[test]
+fn training_keeps_the_best_validated_epoch_across_a_resume() {
+    let device = Device::flex();
+    let data = common::dataset(3, 24); // 3 steps per epoch
+    let model_cfg = tiny(2);
+    let init = model_cfg.init(&device).unwrap();
+    let cfg = TrainConfig {
+        epochs: 3,
+        batch_size: 8,
+        lr: 0.01,
+        keep_best_validation: true,
+        ..TrainConfig::mssl_new(Stage::Two)
+    };
+    // Epoch 1 validates best; epoch 0 is NaN, which never counts as best.
+    let hook = || -> av_align::train::ValidationHook<'static> {
+        Box::new(|_: &AvModel, epoch: usize| Ok([f64::NAN, 0.9, 0.5][epoch]))
+    };
+    // The reference: the same run stopped after epoch 1, keeping its last epoch.
+    let dir_ref = tmp("best-ref");
+    let last = TrainConfig { epochs: 2, keep_best_validation: false, ..cfg.clone() };
+    let reference =
+        Trainer::new(last, &dir_ref).unwrap().fit(init.clone(), &model_cfg, &data, &device).unwrap();
+    assert_eq!(reference.best, None, "no best epoch without keep_best_validation");
+    // Interrupted in epoch 2 (after the best was saved), then resumed to the end.
+    let dir = tmp("best-run");
+    let first = Trainer::new(cfg.clone(), &dir)
+        .unwrap()
+        .with_validation(hook())
+        .stop_after_steps(7)
+        .fit(init.clone(), &model_cfg, &data, &device)
+        .unwrap();
+    assert!(!first.finished);
+    let fresh = model_cfg.init(&device).unwrap();
+    let done = Trainer::new(cfg.clone(), &dir)
+        .unwrap()
+        .with_validation(hook())
+        .fit(fresh, &model_cfg, &data, &device)
+        .unwrap();
+    assert!(done.finished);
+    assert_eq!(done.history.len(), 3, "every epoch still runs");
+    assert_eq!(done.best, Some(BestEpoch { epoch: 1, validation: 0.9 }));
+    assert_eq!(flat_weights(&done.model), flat_weights(&reference.model), "not the best epoch's weights");
+    assert!(dir.join("best/model.json").is_file());
+    // Without a validation hook the setting is refused, before any step.
+    let err =
+        Trainer::new(cfg, tmp("best-nohook")).unwrap().fit(init, &model_cfg, &data, &device).unwrap_err();
+    assert!(matches!(err, Error::Config(ref m) if m.contains("validation hook")), "{err}");
+    std::fs::remove_dir_all(&dir_ref).ok();
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Weights of a model as one flat vector (every parameter, in module order).

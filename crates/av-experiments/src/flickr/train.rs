@@ -130,6 +130,12 @@ pub(super) fn train_stages(
         train,
         device,
     )?;
+    if progress && let Some(best) = s2.best {
+        eprintln!(
+            "stage 2 keeps epoch {} (validation AUC {:.3}), the best validated",
+            best.epoch, best.validation
+        );
+    }
     save_model_dir(&s2.model, plan, &run_dir.join("model"))?;
     write_json(&run_dir.join("history.json"), &[&s1.history, &s2.history])?;
     Ok(TrainedPlan {
