@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inference::hearing::SilenceRule;
-use crate::model::MapSource;
+use crate::model::{ClassCombine, MapSource};
 use crate::preprocess::AudioWindow;
 
 /// The file of a model folder that holds its [`InputSpec`].
@@ -32,6 +32,11 @@ pub struct InputSpec {
     /// localization model uses [`MapSource::AlignmentCentred`] (docs/results.md §9.9).
     #[serde(default)]
     pub maps: MapSource,
+    /// How [`crate::inference::Localizer`] combines the heard classes' maps into one (default
+    /// [`ClassCombine::WeightedMean`], the paper's), chosen per model on validation scenes:
+    /// the shipped localization model uses [`ClassCombine::PeakMax`] (docs/results.md §9.11).
+    #[serde(default)]
+    pub combine: ClassCombine,
 }
 
 impl InputSpec {

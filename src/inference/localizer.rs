@@ -71,12 +71,13 @@ impl Localizer {
             )));
         }
         let audio = AudioPreprocess::new(inputs.audio)?;
-        let config = LocalizeConfig { source: inputs.maps, ..LocalizeConfig::default() };
+        let config =
+            LocalizeConfig { source: inputs.maps, combine: inputs.combine, ..LocalizeConfig::default() };
         Ok(Self { model, inputs, audio, config, device: device.clone() })
     }
 
     /// Map source, class mixing and validity threshold (default: [`LocalizeConfig::default`]
-    /// with the model folder's [`InputSpec::maps`]); its `output_size` is ignored (maps come at
+    /// with the model folder's [`InputSpec::maps`] and [`InputSpec::combine`]); its `output_size` is ignored (maps come at
     /// the image's size).
     pub fn with_config(mut self, config: LocalizeConfig) -> Self {
         self.config = config;
@@ -98,6 +99,12 @@ impl Localizer {
     /// Frame side, class names, audio window.
     pub fn inputs(&self) -> &InputSpec {
         &self.inputs
+    }
+
+    /// The maps it draws: map source, class mixing and combination, validity threshold (the
+    /// model folder's choice, or what [`Localizer::with_config`] set).
+    pub fn config(&self) -> &LocalizeConfig {
+        &self.config
     }
 
     /// The audio preprocessing in use.

@@ -56,13 +56,33 @@ pub enum ClassMixing {
     AudioVisual,
 }
 
+/// How the valid classes' maps are combined into the class-agnostic map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ClassCombine {
+    /// The paper's weighted mean (MSSL `new/main.py:visualize`): `L = Σ_valid p_c S_c /
+    /// Σ_valid p_c`, divided by its maximum. The class whose cosines run highest sets the
+    /// scale, so a second sounding instrument whose map peaks lower can fall below a fixed
+    /// threshold. The default.
+    #[default]
+    WeightedMean,
+    /// Beyond the paper: each valid class's map divided by its own peak, then the maximum over
+    /// the valid classes at every position, `L = max_valid S_c / max S_c`. Every heard
+    /// instrument keeps a peak of 1 at its best position, whatever the scale of its cosines.
+    /// The weights `p` only decide which classes are valid. Chosen on validation scenes for the
+    /// shipped model (docs/results.md §9.11).
+    PeakMax,
+}
+
 /// Settings of [`AvModel::localize`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LocalizeConfig {
     /// Per-class map source.
     pub source: MapSource,
-    /// Class mixing rule.
+    /// Class mixing rule: the weights `p`, and so the valid classes.
     pub mixing: ClassMixing,
+    /// How the valid classes' maps are combined (default: the paper's weighted mean).
+    #[serde(default)]
+    pub combine: ClassCombine,
     /// Validity threshold on the audio class probability (0.3).
     pub threshold: f32,
     /// Output size `[height, width]` (bilinear, half-pixel centres); `None` keeps the feature
@@ -75,6 +95,7 @@ impl Default for LocalizeConfig {
         Self {
             source: MapSource::Alignment,
             mixing: ClassMixing::Intended,
+            combine: ClassCombine::WeightedMean,
             threshold: 0.3,
             output_size: None,
         }
@@ -164,6 +185,7 @@ impl AvModel {
             features.logits_a.clone(),
             features.logits_v.clone(),
             config.mixing,
+            config.combine,
             config.threshold,
         );
         Ok(Localization { per_class, agnostic, audio_probs, visual_probs, valid })
@@ -180,8 +202,9 @@ pub fn alignment_maps(g_a: Tensor<3>, g_v: Tensor<3>, size: [usize; 2]) -> Tenso
     relu(g_a.matmul(g_v.swap_dims(1, 2))).reshape([n, c, size[0], size[1]])
 }
 
-/// The class-agnostic map: `L = Σ_valid p_c S_c / Σ_valid p_c`, divided by its maximum, with
-/// `p` and the valid set as [`ClassMixing`] says (MSSL `new/main.py:visualize`).
+/// The class-agnostic map: with [`ClassCombine::WeightedMean`] `L = Σ_valid p_c S_c /
+/// Σ_valid p_c` (MSSL `new/main.py:visualize`), with [`ClassCombine::PeakMax`] `L = max_valid
+/// S_c / max S_c`; divided by its maximum, with `p` and the valid set as [`ClassMixing`] says.
 ///
 /// # Shapes
 /// `per_class [N, C, H, W]`, `logits_a [N, C]`, `logits_v [N, C]` (read by
@@ -191,6 +214,7 @@ pub fn mix_classes(
     logits_a: Tensor<2>,
     logits_v: Tensor<2>,
     mixing: ClassMixing,
+    combine: ClassCombine,
     threshold: f32,
 ) -> (Tensor<3>, Vec<Vec<bool>>) {
     let probs = sigmoid(logits_a);
@@ -211,7 +235,17 @@ pub fn mix_classes(
         valid.push(v);
     }
     let device = per_class.device();
-    let mix = Tensor::<2>::from_data(TensorData::new(mix, [n, c]), &device);
-    let agnostic = (per_class * mix.reshape([n, c, 1, 1])).sum_dim(1); // [N, 1, H, W]
+    let agnostic = match combine {
+        ClassCombine::WeightedMean => {
+            let mix = Tensor::<2>::from_data(TensorData::new(mix, [n, c]), &device);
+            (per_class * mix.reshape([n, c, 1, 1])).sum_dim(1) // [N, 1, H, W]
+        }
+        ClassCombine::PeakMax => {
+            let mask: Vec<f32> = valid.iter().flatten().map(|&ok| if ok { 1.0 } else { 0.0 }).collect();
+            let mask = Tensor::<2>::from_data(TensorData::new(mask, [n, c]), &device);
+            // Per-class maps are non-negative, so masked classes (zeros) never win the max.
+            (normalize(per_class, CamNormalization::Max) * mask.reshape([n, c, 1, 1])).max_dim(1)
+        }
+    };
     (normalize(agnostic, CamNormalization::Max).reshape([n, h, w]), valid)
 }

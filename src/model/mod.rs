@@ -38,7 +38,9 @@ mod pretrained_visual;
 
 pub use config::{AvModelConfig, CamSource};
 pub use guidance::ClassGuidance;
-pub use localize::{ClassMixing, Localization, LocalizeConfig, MapSource, alignment_maps, mix_classes};
+pub use localize::{
+    ClassCombine, ClassMixing, Localization, LocalizeConfig, MapSource, alignment_maps, mix_classes,
+};
 pub use network::{AvFeatures, AvModel, ClassEmbeddings, centre_positions};
 pub use objective::{Batch, LossValues, Method, ObjectiveConfig, Stage};
 pub use pretrained_visual::{

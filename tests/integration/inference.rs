@@ -61,9 +61,10 @@ fn localizer_gives_named_maps_at_the_image_size() {
 /// The map source a folder's `inputs.json` names (`"maps"`) is what the Localizer draws: a copy
 /// of the compact folder with `"maps": "AlignmentCentred"` gives the maps of
 /// `with_config(source = AlignmentCentred)` and not those of Eq. 8; without the field, Eq. 8.
+/// The same for `"combine"`.
 #[test]
 fn the_folder_chooses_the_localizer_map_source() {
-    use av_align::model::{LocalizeConfig, MapSource};
+    use av_align::model::{ClassCombine, LocalizeConfig, MapSource};
     let device = Device::flex();
     let dir = tmp("maps-source");
     let (scene, _, _) = scene_files(&dir);
@@ -88,6 +89,25 @@ fn the_folder_chooses_the_localizer_map_source() {
     assert_eq!(by_folder, explicit(MapSource::AlignmentCentred));
     assert_ne!(by_folder.agnostic, explicit(MapSource::Alignment).agnostic);
     assert_eq!(run(&plain), explicit(MapSource::Alignment));
+    // `"combine"` likewise: the folder's combination is the Localizer's.
+    assert_eq!(plain.config().combine, ClassCombine::WeightedMean);
+    spec.combine = ClassCombine::PeakMax;
+    spec.save(&folder).unwrap();
+    let peak = Localizer::from_dir_on(&folder, &device).unwrap();
+    assert_eq!(
+        *peak.config(),
+        LocalizeConfig {
+            source: MapSource::AlignmentCentred,
+            combine: ClassCombine::PeakMax,
+            ..LocalizeConfig::default()
+        }
+    );
+    let explicit_peak = Localizer::from_dir_on(&folder, &device).unwrap().with_config(LocalizeConfig {
+        source: MapSource::AlignmentCentred,
+        combine: ClassCombine::PeakMax,
+        ..LocalizeConfig::default()
+    });
+    assert_eq!(run(&peak), run(&explicit_peak));
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -7,7 +7,7 @@ use crate::common;
 
 use av_align::Error;
 use av_align::model::{
-    AvModel, AvModelConfig, Batch, CamSource, ClassMixing, LocalizeConfig, MapSource, Method,
+    AvModel, AvModelConfig, Batch, CamSource, ClassCombine, ClassMixing, LocalizeConfig, MapSource, Method,
     ObjectiveConfig, Stage, alignment_maps, mix_classes,
 };
 use av_align::train::{
@@ -259,23 +259,77 @@ fn localization_maps_and_class_mixing_match_the_official_code() {
     close("maps", to_vec(big.clone()), &get("loc.maps").1);
     let logits = Tensor::<2>::from_data(TensorData::new(logits, [1, 5]), &device);
     let unused_v = Tensor::<2>::zeros([1, 5], &device);
-    let (single, valid) =
-        mix_classes(big.clone(), logits.clone(), unused_v.clone(), ClassMixing::Intended, 0.3);
+    let (single, valid) = mix_classes(
+        big.clone(),
+        logits.clone(),
+        unused_v.clone(),
+        ClassMixing::Intended,
+        ClassCombine::WeightedMean,
+        0.3,
+    );
     close("agnostic_single", to_vec(single), &get("loc.agnostic_single").1);
     assert_eq!(valid[0], vec![true, false, true, false, true]);
-    let (double, valid) = mix_classes(big.clone(), logits.clone(), unused_v, ClassMixing::OfficialCode, 0.3);
+    let (double, valid) = mix_classes(
+        big.clone(),
+        logits.clone(),
+        unused_v,
+        ClassMixing::OfficialCode,
+        ClassCombine::WeightedMean,
+        0.3,
+    );
     close("agnostic_double", to_vec(double), &get("loc.agnostic_double").1);
     assert!(valid[0].iter().all(|&v| v));
     // Heard and seen: a visual logit of +inf leaves the audio rule; -inf removes the class.
     let seen =
         Tensor::<2>::from_data(TensorData::new(vec![60.0f32, 60.0, 60.0, 60.0, 60.0], [1, 5]), &device);
-    let (both, valid) = mix_classes(big.clone(), logits.clone(), seen, ClassMixing::AudioVisual, 0.3);
+    let (both, valid) = mix_classes(
+        big.clone(),
+        logits.clone(),
+        seen,
+        ClassMixing::AudioVisual,
+        ClassCombine::WeightedMean,
+        0.3,
+    );
     close("agnostic_audio_visual_all_seen", to_vec(both), &get("loc.agnostic_single").1);
     assert_eq!(valid[0], vec![true, false, true, false, true]);
     let unseen_first =
         Tensor::<2>::from_data(TensorData::new(vec![-60.0f32, 60.0, 60.0, 60.0, 60.0], [1, 5]), &device);
-    let (_, valid) = mix_classes(big, logits, unseen_first, ClassMixing::AudioVisual, 0.3);
+    let (_, valid) =
+        mix_classes(big, logits, unseen_first, ClassMixing::AudioVisual, ClassCombine::WeightedMean, 0.3);
     assert!(!valid[0][0], "a class the frame does not show is not mixed (unless it is the argmax)");
+}
+
+#[test]
+fn peak_max_gives_every_heard_class_its_own_peak() {
+    let device = Device::flex();
+    // Class 0 is heard with low cosines, class 1 with high ones; class 2 is not heard but its
+    // map is the highest everywhere.
+    let maps = vec![0.2f32, 0.1, 0.0, 0.0, 0.0, 0.0, 0.8, 0.4, 0.9, 0.9, 0.9, 0.9];
+    let per_class = Tensor::<4>::from_data(TensorData::new(maps, [1, 3, 2, 2]), &device);
+    let logits = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 2.0, -4.0], [1, 3]), &device);
+    let unused_v = Tensor::<2>::zeros([1, 3], &device);
+    let mix = |combine| {
+        let (m, valid) = mix_classes(
+            per_class.clone(),
+            logits.clone(),
+            unused_v.clone(),
+            ClassMixing::Intended,
+            combine,
+            0.3,
+        );
+        assert_eq!(valid[0], vec![true, true, false]);
+        to_vec(m)
+    };
+    // Weighted mean (equal weights): (0.2, 0.1, 0.8, 0.4) / 2, over its max 0.4.
+    let mean = mix(ClassCombine::WeightedMean);
+    let want_mean = [0.25f32, 0.125, 1.0, 0.5];
+    // Peak max: (1, 0.5, 0, 0) and (0, 0, 1, 0.5), their maximum; class 2 never enters.
+    let peak = mix(ClassCombine::PeakMax);
+    let want_peak = [1.0f32, 0.5, 1.0, 0.5];
+    for (got, want) in [(mean, want_mean), (peak, want_peak)] {
+        let err = got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(err < 1e-6, "{got:?} against {want:?}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use av_align::Result;
-use av_align::model::{AvModel, ClassMixing, LocalizeConfig, MapSource};
+use av_align::model::{AvModel, ClassCombine, LocalizeConfig, MapSource};
 use av_data::Split;
 use av_data::bench::{AssetSelection, BenchConfig};
 use av_metrics::{
@@ -242,9 +242,14 @@ pub fn evaluate_generalization_on(
         ("ours (Eq. 8)", model, cfg(MapSource::Alignment)),
         ("ours, Eq. 8 on spatially centred visual embeddings", model, cfg(MapSource::AlignmentCentred)),
         (
-            "ours, Eq. 8 mixing the classes heard and seen",
+            "ours, Eq. 8, each heard class's map at its own peak, maximum over classes",
             model,
-            LocalizeConfig { mixing: ClassMixing::AudioVisual, ..cfg(MapSource::Alignment) },
+            LocalizeConfig { combine: ClassCombine::PeakMax, ..cfg(MapSource::Alignment) },
+        ),
+        (
+            "ours, centred Eq. 8, each heard class's map at its own peak, maximum over classes",
+            model,
+            LocalizeConfig { combine: ClassCombine::PeakMax, ..cfg(MapSource::AlignmentCentred) },
         ),
         ("ours, Eq. 8 gated by the visual CAM", model, cfg(MapSource::AlignmentCamGated)),
         ("ours, Eq. 8 as a spatial softmax (MSSL softmax(-10 d))", model, cfg(MapSource::AlignmentSoftmax)),

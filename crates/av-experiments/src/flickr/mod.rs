@@ -12,7 +12,7 @@ use av_align::{Error, Result};
 use crate::bench::BenchDataConfig;
 use crate::run::write_json;
 use av_align::inference::{InputSpec, SilenceRule};
-use av_align::model::{AvModelConfig, MapSource, Stage};
+use av_align::model::{AvModelConfig, ClassCombine, MapSource, Stage};
 use av_align::preprocess::AudioWindow;
 use av_align::train::TrainConfig;
 
@@ -183,6 +183,7 @@ impl FlickrPlan {
             silence: SilenceRule::default(),
             // Eq. 8; a shipped folder may name another source chosen on validation scenes.
             maps: MapSource::Alignment,
+            combine: ClassCombine::WeightedMean,
         }
     }
 

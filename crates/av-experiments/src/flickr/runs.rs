@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use av_align::Localizer;
-use av_align::model::MapSource;
+use av_align::inference::InputSpec;
+use av_align::model::{LocalizeConfig, MapSource};
 use av_align::preprocess::AudioWindow;
 use av_align::{Error, Result};
 use av_data::bench::AssetPack;
@@ -25,7 +26,7 @@ use super::{
     evaluate_on_bench, load_run_model, markdown_table, test_sets, write_overlays,
 };
 use crate::bench::{SceneTruth, generate};
-use crate::eval::flickr_evaluate;
+use crate::eval::{flickr_evaluate, localize_all};
 use crate::run::RunContext;
 
 /// What [`run_demo`] measured and wrote.
@@ -44,8 +45,9 @@ pub struct DemoOutcome {
 }
 
 /// The main job: localizes benchmark test scenes `0..scenes` of the in-family and of the
-/// out-of-family test set with the model folder `checkpoint` (Eq. 8 maps, prediction = map >
-/// `threshold`), writes `pictures` overlays of each, `config.json`, `manifest.json`,
+/// out-of-family test set with the model folder `checkpoint` (every row of the generalization
+/// table, prediction = map > `threshold`), writes `pictures` overlays of each (drawn with the
+/// maps the folder's `inputs.json` names, as [`Localizer`] draws them), `config.json`, `manifest.json`,
 /// `metrics.json` (in-family), `generalization.json` and `report.md` into the run folder.
 ///
 /// # Errors
@@ -62,8 +64,21 @@ pub fn run_demo(
     let rule = PredictionRule::Absolute(threshold);
     let sets = test_sets(&plan, Split::Test, scenes, ctx.progress)?;
     let (generalization, maps) = evaluate_generalization_on(&model, None, &sets, rule, &ctx.device)?;
-    let mut written = write_overlays(&sets[0].data, &maps[0], &ctx.path("overlays"), pictures)?;
-    written.extend(write_overlays(&sets[1].data, &maps[1], &ctx.path("overlays/out_of_family"), pictures)?);
+    // The overlays show what the Localizer of this folder draws (Eq. 8 when no inputs.json).
+    let drawn = InputSpec::load(checkpoint)
+        .map(|spec| LocalizeConfig { source: spec.maps, combine: spec.combine, ..LocalizeConfig::default() })
+        .unwrap_or_default();
+    let overlay_maps = [
+        localize_all(&model, &sets[0].data, &drawn, 16, &ctx.device)?,
+        localize_all(&model, &sets[1].data, &drawn, 16, &ctx.device)?,
+    ];
+    let mut written = write_overlays(&sets[0].data, &overlay_maps[0], &ctx.path("overlays"), pictures)?;
+    written.extend(write_overlays(
+        &sets[1].data,
+        &overlay_maps[1],
+        &ctx.path("overlays/out_of_family"),
+        pictures,
+    )?);
     ctx.write_json("manifest.json", &manifest(&plan, Split::Test, scenes, &sets[0].data.truths)?)?;
     let flickr = flickr_evaluate(&maps[0], &sets[0].data.truths, rule)?;
     let report = EvalReport { source: MapSource::Alignment, scenes: maps[0].len(), flickr };
@@ -89,7 +104,11 @@ pub fn run_demo(
     for (name, ciou, auc) in PAPER_TABLE1 {
         md.push_str(&format!("| {name} | {ciou:.3} | {auc:.3} |\n"));
     }
-    md.push_str("\n## Overlays\n\nLeft to right: input with the sounding boxes, the class-agnostic map, the maps of the two most probable audio classes. In-family scenes first, then out-of-family ones.\n\n");
+    md.push_str(&format!(
+        "\n## Overlays\n\nDrawn with the model folder's maps ({:?}, classes combined by {:?}). Left to right: input with the sounding boxes, \
+         the class-agnostic map, the maps of the two most probable audio classes. In-family scenes first, then out-of-family ones.\n\n",
+        drawn.source, drawn.combine
+    ));
     for p in &written {
         let rel = p.strip_prefix(&ctx.out).unwrap_or(p).to_string_lossy().to_string();
         md.push_str(&format!("![{rel}]({rel})\n\n"));
