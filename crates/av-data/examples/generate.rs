@@ -62,6 +62,10 @@ struct Args {
     /// split; with `--broad` only.
     #[arg(long, requires = "broad")]
     out_of_family: bool,
+    /// Probability per sprite of a restyle in training scenes (silhouette, outline drawing,
+    /// flat recoloured colours; `Augment::sprite_style`); with `--broad` only.
+    #[arg(long, requires = "broad")]
+    sprite_style: Option<f64>,
 }
 
 fn main() -> Result<()> {
@@ -74,6 +78,10 @@ fn main() -> Result<()> {
         LayoutArg::Audioset => (Layout::AudioSet, BenchConfig::localization(args.seed)),
         LayoutArg::Music => (Layout::Music, BenchConfig::separation(args.seed)),
     };
+    let mut config = config;
+    if let Some(p) = args.sprite_style {
+        config.augment.sprite_style = p;
+    }
     let config = if args.out_of_family {
         config.out_of_family_config().context("this configuration has no out-of-family assets")?
     } else {

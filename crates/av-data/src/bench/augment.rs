@@ -1,4 +1,5 @@
-//! Training-split augmentation of benchmark scenes: sprite rotation, frame colour jitter,
+//! Training-split augmentation of benchmark scenes: sprite rotation and restyling (silhouette,
+//! outline drawing, flat recoloured colours), frame colour jitter,
 //! greyscale, blur, pixel noise and JPEG artefacts; per-source EQ, reverb and time shift, and
 //! noise in the mixture. Every function is deterministic under its random stream.
 
@@ -47,6 +48,124 @@ pub(crate) fn rotate_rgba(img: &RgbaImage, deg: f32) -> RgbaImage {
         }
     }
     out
+}
+
+/// The styles [`restyle_sprite`] draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SpriteStyle {
+    /// Every opaque pixel in one random colour (alpha kept): a silhouette.
+    Silhouette,
+    /// The sprite's outline and inner edges as strokes of one dark random colour, on a white
+    /// or transparent body: a line drawing.
+    Outline,
+    /// Colours reduced to three levels per channel, with the channels permuted: flat colours
+    /// in other hues.
+    Flat,
+}
+
+/// Redraws a premultiplied RGBA sprite in another style (its alpha outline stays where it is,
+/// so its box and mask keep their meaning), one of [`SpriteStyle`] uniformly.
+pub(crate) fn restyle_sprite(img: &mut RgbaImage, rng: &mut SplitMix64) -> SpriteStyle {
+    let style = match rng.below(3) {
+        0 => SpriteStyle::Silhouette,
+        1 => SpriteStyle::Outline,
+        _ => SpriteStyle::Flat,
+    };
+    let colour = [rng.below(256) as f32, rng.below(256) as f32, rng.below(256) as f32];
+    match style {
+        SpriteStyle::Silhouette => {
+            for p in img.pixels_mut() {
+                let a = f32::from(p.0[3]) / 255.0;
+                for ch in 0..3 {
+                    p.0[ch] = (colour[ch] * a).round() as u8;
+                }
+            }
+        }
+        SpriteStyle::Outline => {
+            let dark = colour.map(|c| c * 0.35);
+            let white_body = rng.chance(0.5);
+            outline(img, dark, white_body);
+        }
+        SpriteStyle::Flat => {
+            let mut order = [0usize, 1, 2];
+            rng.shuffle(&mut order);
+            for p in img.pixels_mut() {
+                let a = f32::from(p.0[3]);
+                if a == 0.0 {
+                    continue;
+                }
+                let straight = [0, 1, 2].map(|ch| f32::from(p.0[ch]) * 255.0 / a);
+                for ch in 0..3 {
+                    let level = (straight[order[ch]] / 127.5).round() * 127.5;
+                    p.0[ch] = (level.min(255.0) * a / 255.0).round() as u8;
+                }
+            }
+        }
+    }
+    style
+}
+
+/// Strokes of `stroke` (straight RGB) on the sprite's edges: opaque pixels next to a
+/// transparent one or to a pixel of another brightness (luma step > 48), thickened to about a
+/// 64th of the sprite's longer side; the body is opaque white or transparent.
+fn outline(img: &mut RgbaImage, stroke: [f32; 3], white_body: bool) {
+    let (w, h) = img.dimensions();
+    let (wu, hu) = (w as usize, h as usize);
+    let src = img.as_raw();
+    let alpha = |i: usize| src[i * 4 + 3];
+    let lum = |i: usize| -> f32 {
+        let a = f32::from(alpha(i)).max(1.0);
+        (0.299 * f32::from(src[i * 4])
+            + 0.587 * f32::from(src[i * 4 + 1])
+            + 0.114 * f32::from(src[i * 4 + 2]))
+            * 255.0
+            / a
+    };
+    let mut edge = vec![false; wu * hu];
+    for y in 0..hu {
+        for x in 0..wu {
+            let i = y * wu + x;
+            if alpha(i) < 128 {
+                continue;
+            }
+            let neighbours = [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)];
+            edge[i] = neighbours.iter().any(|&(nx, ny)| {
+                if nx >= wu || ny >= hu {
+                    return true;
+                }
+                let j = ny * wu + nx;
+                alpha(j) < 128 || (lum(i) - lum(j)).abs() > 48.0
+            });
+        }
+    }
+    let radius = (w.max(h) / 64) as usize;
+    let mut thick = edge.clone();
+    if radius > 0 {
+        for y in 0..hu {
+            for x in 0..wu {
+                if !edge[y * wu + x] {
+                    continue;
+                }
+                for ty in y.saturating_sub(radius)..(y + radius + 1).min(hu) {
+                    for tx in x.saturating_sub(radius)..(x + radius + 1).min(wu) {
+                        if alpha(ty * wu + tx) >= 128 {
+                            thick[ty * wu + tx] = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let stroke = stroke.map(|c| c.round().clamp(0.0, 255.0) as u8);
+    for (i, p) in img.pixels_mut().enumerate() {
+        p.0 = if thick[i] {
+            [stroke[0], stroke[1], stroke[2], 255]
+        } else if p.0[3] >= 128 && white_body {
+            [255, 255, 255, 255]
+        } else {
+            [0, 0, 0, 0]
+        };
+    }
 }
 
 /// Frame-level visual augmentation (masks are unaffected: nothing moves).
@@ -254,6 +373,53 @@ mod tests {
         assert!((9.0..41.0).contains(&snr), "{snr}");
         let h = hum(1000, rate, 0.1, &mut rng);
         assert!((rms(&h) - 0.1).abs() < 1e-4);
+    }
+
+    #[test]
+    fn restyled_sprites_keep_their_outline() {
+        // A 40x40 sprite: a transparent border of 5 px around an opaque square in two colours.
+        let sprite = RgbaImage::from_fn(40, 40, |x, y| {
+            let inside = (5..35).contains(&x) && (5..35).contains(&y);
+            match (inside, x < 20) {
+                (false, _) => image::Rgba([0, 0, 0, 0]),
+                (true, true) => image::Rgba([200, 40, 40, 255]),
+                (true, false) => image::Rgba([20, 20, 180, 255]),
+            }
+        });
+        let mut seen = [false; 3];
+        for seed in 0..30 {
+            let mut img = sprite.clone();
+            let style = restyle_sprite(&mut img, &mut SplitMix64::new(seed));
+            for (p, q) in img.pixels().zip(sprite.pixels()) {
+                assert!(q.0[3] >= 128 || p.0[3] == 0, "{style:?} paints outside the sprite");
+            }
+            match style {
+                SpriteStyle::Silhouette => {
+                    seen[0] = true;
+                    let opaque: Vec<[u8; 4]> = img.pixels().filter(|p| p.0[3] == 255).map(|p| p.0).collect();
+                    assert_eq!(opaque.len(), 900);
+                    assert!(opaque.iter().all(|p| *p == opaque[0]), "one colour");
+                }
+                SpriteStyle::Outline => {
+                    seen[1] = true;
+                    // The square's border and the seam between its two colours are strokes.
+                    let stroke = img.get_pixel(5, 20).0;
+                    assert_eq!(stroke[3], 255);
+                    assert_eq!(img.get_pixel(34, 20).0, stroke);
+                    assert_eq!(img.get_pixel(19, 12).0, stroke, "the colour seam");
+                    let body = img.get_pixel(12, 12).0;
+                    assert!(body == [255, 255, 255, 255] || body == [0, 0, 0, 0], "{body:?}");
+                }
+                SpriteStyle::Flat => {
+                    seen[2] = true;
+                    for (p, q) in img.pixels().zip(sprite.pixels()) {
+                        assert_eq!(p.0[3], q.0[3]);
+                        assert!(p.0[..3].iter().all(|v| [0, 128, 255].contains(v)), "{:?}", p.0);
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, [true; 3], "every style drawn in 30 seeds");
     }
 
     #[test]

@@ -185,6 +185,12 @@ pub struct Augment {
     pub background_sound: f64,
     /// Probability of noise in the mixture (SNR 10-40 dB).
     pub mix_noise: f64,
+    /// Probability per sprite of a restyle: a one-colour silhouette, an outline drawing, or
+    /// flat colours in permuted hues (one of the three, uniformly), so that training sees
+    /// drawing styles beyond its picture families. 0 (the default, and when absent from a
+    /// stored plan) draws nothing from the random stream, so older plans make the same scenes.
+    #[serde(default)]
+    pub sprite_style: f64,
 }
 
 impl Default for Augment {
@@ -210,6 +216,7 @@ impl Augment {
             time_shift: 0.0,
             background_sound: 0.0,
             mix_noise: 0.0,
+            sprite_style: 0.0,
         }
     }
 
@@ -229,6 +236,7 @@ impl Augment {
             time_shift: 0.5,
             background_sound: 0.3,
             mix_noise: 0.4,
+            sprite_style: 0.0,
         }
     }
 }

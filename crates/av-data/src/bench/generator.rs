@@ -7,7 +7,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::bench::assets::AssetPack;
-use crate::bench::augment::{add_noise, augment_frame, eq, hum, reverb, rms, rotate_rgba, time_shift};
+use crate::bench::augment::{
+    add_noise, augment_frame, eq, hum, restyle_sprite, reverb, rms, rotate_rgba, time_shift,
+};
 use crate::bench::compose::{Placed, composite, place};
 use crate::bench::config::BenchConfig;
 use crate::bench::melody::{compose, render};
@@ -202,6 +204,9 @@ impl Generator {
                 let flip = layout_rng.chance(0.5);
                 let long = (layout_rng.range_f32(lo, hi) * shrink * size as f32).round().max(8.0) as u32;
                 let mut sprite = self.assets.sprites.render(family, inst, variant, long, flip)?;
+                if augmenting && cfg.augment.sprite_style > 0.0 && aug_rng.chance(cfg.augment.sprite_style) {
+                    restyle_sprite(&mut sprite, &mut aug_rng);
+                }
                 if augmenting && cfg.augment.rotate_deg > 0.0 {
                     let r = cfg.augment.rotate_deg;
                     sprite = rotate_rgba(&sprite, aug_rng.range_f32(-r, r));
