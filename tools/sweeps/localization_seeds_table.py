@@ -7,6 +7,11 @@ Prints the generalization table (cIoU@0.5 and AUC in- and out-of-family, class p
 apart), Table 2 by level (in- and out-of-family; with the AVC row when
 tools/sweeps/avc_baseline_seeds.sh has scored every seed) and the silence calibration, as Markdown.
 Standard deviations are over seeds with n - 1 in the denominator.
+
+    GENERALIZATION=generalization_peak python3 tools/sweeps/localization_seeds_table.py bpre 0 1 2
+
+reads the generalization table from eval/generalization_peak/ instead (a later re-scoring of
+the same models with more rows, docs/results.md §9.11).
 """
 import json
 import os
@@ -29,7 +34,8 @@ def cell(values, digits=3):
 def main():
     name, seeds = sys.argv[1], sys.argv[2:]
     runs = [f"runs/{name}_s{s}/eval" for s in seeds]
-    gens = [load(f"{r}/generalization/generalization.json") for r in runs]
+    gen_dir = os.environ.get("GENERALIZATION", "generalization")
+    gens = [load(f"{r}/{gen_dir}/generalization.json") for r in runs]
     print(f"Generalization, test split, {gens[0]['scenes']} scenes per test set, seeds {', '.join(seeds)}:\n")
     print("| method | in-family cIoU@0.5 | in-family AUC | out-of-family cIoU@0.5 | out-of-family AUC | class pairs told apart (in; out) |")
     print("|---|---|---|---|---|---|")
