@@ -21,6 +21,7 @@ use av_align::preprocess::{AudioPreprocess, AudioWindow, model_frame};
 use av_data::SkipReason;
 
 use crate::run::{RunContext, write_json};
+use av_align::inference::InputSpec;
 use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
 use av_align::train::{Sample, load_model_for, save_model};
 
@@ -68,6 +69,10 @@ pub struct MethodRow {
     pub class_agnostic: bool,
     /// Per level.
     pub levels: Vec<LevelScore>,
+    /// The per-class maps when not the method's own (Eq. 8 for ours): the maps a model
+    /// folder's `inputs.json` names, scored as a second row of ours. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maps: Option<MapSource>,
 }
 
 /// The measured table.
@@ -236,6 +241,7 @@ pub fn evaluate_multisource(
             method: Method::AvcOnly,
             class_agnostic: true,
             levels: agnostic_by_level(&am, &at, &config)?,
+            maps: None,
         });
     }
     if let Some(stage1) = &stage1 {
@@ -244,6 +250,7 @@ pub fn evaluate_multisource(
             method: Method::MultiTask,
             class_agnostic: false,
             levels: rows_from(&summary, &config),
+            maps: None,
         });
     }
     let summary = class_aware_evaluate(&maps(&ours, MapSource::Alignment)?, &test.truths, c, &config)?;
@@ -251,7 +258,20 @@ pub fn evaluate_multisource(
         method: Method::CoarseToFine,
         class_agnostic: false,
         levels: rows_from(&summary, &config),
+        maps: None,
     });
+    // The maps the folder's Localizer draws, when they are not Eq. 8 (class-aware scoring
+    // reads per-class maps, so how classes are combined does not enter).
+    let drawn = InputSpec::load(checkpoint).map(|spec| spec.maps).unwrap_or_default();
+    if drawn != MapSource::Alignment {
+        let summary = class_aware_evaluate(&maps(&ours, drawn)?, &test.truths, c, &config)?;
+        rows.push(MethodRow {
+            method: Method::CoarseToFine,
+            class_agnostic: false,
+            levels: rows_from(&summary, &config),
+            maps: Some(drawn),
+        });
+    }
     let report =
         MultiSourceReport { rows, test_scenes: test.truths.len(), seconds: started.elapsed().as_secs_f64() };
     if report.rows.iter().any(|r| r.levels.is_empty()) {
@@ -296,16 +316,18 @@ fn finish(
     let ours_summary = class_aware_evaluate(&maps(stage2, MapSource::Alignment)?, &test.truths, c, &config)?;
     let report = MultiSourceReport {
         rows: vec![
-            MethodRow { method: Method::AvcOnly, class_agnostic: true, levels: avc_levels },
+            MethodRow { method: Method::AvcOnly, class_agnostic: true, levels: avc_levels, maps: None },
             MethodRow {
                 method: Method::MultiTask,
                 class_agnostic: false,
                 levels: rows_from(&mt_summary, &config),
+                maps: None,
             },
             MethodRow {
                 method: Method::CoarseToFine,
                 class_agnostic: false,
                 levels: rows_from(&ours_summary, &config),
+                maps: None,
             },
         ],
         test_scenes: test.truths.len(),
@@ -456,6 +478,10 @@ pub fn table2(report: &MultiSourceReport) -> ResultsTable {
             Method::MultiTask => ("Multi-task", PAPER_TABLE2[1]),
             Method::CoarseToFine => ("Ours", PAPER_TABLE2[2]),
         };
+        let name = match row.maps {
+            Some(source) => format!("{name} ({source:?} maps)"),
+            None => name.to_string(),
+        };
         let mut cells = Vec::with_capacity(columns.len());
         for level in 1..=3 {
             match row.levels.iter().find(|l| l.level == level) {
@@ -502,18 +528,26 @@ mod table_tests {
                     method: Method::AvcOnly,
                     class_agnostic: true,
                     levels: vec![level(1, 10, 0.25, 0.3205), level(2, 4, 0.0425, 0.2)],
+                    maps: None,
                 },
                 MethodRow {
                     method: Method::MultiTask,
                     class_agnostic: false,
                     levels: vec![level(1, 10, 0.2, 0.29), level(3, 2, f64::NAN, 0.17849)],
+                    maps: None,
                 },
                 MethodRow {
                     method: Method::CoarseToFine,
                     class_agnostic: false,
                     levels: vec![level(1, 10, 1.0, 0.5), level(2, 4, 0.0, 0.0), level(3, 2, 0.5, 1.0 / 3.0)],
+                    maps: None,
                 },
-                MethodRow { method: Method::CoarseToFine, class_agnostic: false, levels: Vec::new() },
+                MethodRow {
+                    method: Method::CoarseToFine,
+                    class_agnostic: false,
+                    levels: Vec::new(),
+                    maps: None,
+                },
             ],
             test_scenes: 16,
             seconds: 1.0,
