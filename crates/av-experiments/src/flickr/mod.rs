@@ -55,6 +55,21 @@ pub struct FlickrPlan {
     pub stage2: TrainConfig,
     /// Seed of the model initialisation.
     pub init_seed: u64,
+    /// The maps the trained model's [`av_align::Localizer`] draws, chosen on validation scenes
+    /// after training and written into its folder's `inputs.json`; absent: Eq. 8 mixed by the
+    /// paper's weighted mean. Test-time only: two plans that differ only here train the same
+    /// run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawn: Option<DrawnMaps>,
+}
+
+/// What a model folder's `Localizer` draws ([`FlickrPlan::drawn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawnMaps {
+    /// The per-class maps.
+    pub maps: MapSource,
+    /// How the heard classes' maps are combined.
+    pub combine: ClassCombine,
 }
 
 impl FlickrPlan {
@@ -82,6 +97,7 @@ impl FlickrPlan {
             stage1,
             stage2,
             init_seed: 7,
+            drawn: None,
         }
     }
 
@@ -109,6 +125,7 @@ impl FlickrPlan {
             stage1,
             stage2,
             init_seed: 7,
+            drawn: None,
         }
     }
 
@@ -151,6 +168,7 @@ impl FlickrPlan {
             stage1: TrainConfig::mssl_new(Stage::One),
             stage2: TrainConfig::mssl_new(Stage::Two),
             init_seed: 7,
+            drawn: None,
         }
     }
 
@@ -170,6 +188,7 @@ impl FlickrPlan {
             stage1,
             stage2,
             init_seed: 7,
+            drawn: None,
         }
     }
 
@@ -181,9 +200,9 @@ impl FlickrPlan {
             class_names: self.data.bench.vocabulary.names().into_iter().map(String::from).collect(),
             audio: AudioWindow::FirstSeconds,
             silence: SilenceRule::default(),
-            // Eq. 8; a shipped folder may name another source chosen on validation scenes.
-            maps: MapSource::Alignment,
-            combine: ClassCombine::WeightedMean,
+            // Eq. 8 and the paper's mix unless the plan names a choice made on validation.
+            maps: self.drawn.map_or(MapSource::Alignment, |d| d.maps),
+            combine: self.drawn.map_or(ClassCombine::WeightedMean, |d| d.combine),
         }
     }
 

@@ -58,7 +58,9 @@ pub(super) fn check_or_save_plan(plan: &FlickrPlan, run_dir: &Path) -> Result<()
         return plan.save(&plan_path);
     }
     let existing = FlickrPlan::load(&plan_path)?;
-    if serde_json::to_value(&existing).ok() != serde_json::to_value(plan).ok() {
+    // What the Localizer draws is chosen after training; it does not make another run.
+    let trained = |p: &FlickrPlan| serde_json::to_value(FlickrPlan { drawn: None, ..p.clone() }).ok();
+    if trained(&existing) != trained(plan) {
         return Err(Error::Checkpoint {
             path: run_dir.to_path_buf(),
             detail: "holds a run of another plan; choose another --run directory".into(),

@@ -7,8 +7,10 @@ use std::path::Path;
 
 use av_align::data::Split;
 use av_align::metrics::PredictionRule;
-use av_align::model::{MapSource, Method};
-use av_experiments::flickr::{FlickrPlan, evaluate_on_bench, load_run_model, train_plan, write_overlays};
+use av_align::model::{ClassCombine, MapSource, Method};
+use av_experiments::flickr::{
+    DrawnMaps, FlickrPlan, evaluate_on_bench, load_run_model, train_plan, write_overlays,
+};
 use av_experiments::generate;
 use av_experiments::multisource::{MultiSourcePlan, markdown_table2, run_multisource};
 use av_experiments::run::RunContext;
@@ -59,6 +61,13 @@ fn flickr_plan_trains_resumes_and_evaluates_with_pictures() {
     // A second call resumes from the finished checkpoints instead of retraining.
     let again = train_plan(&plan, &run, &device, false).unwrap();
     assert_eq!(again.history[1].len(), 1);
+    // What the Localizer draws is not part of the run: a plan that differs only there resumes,
+    // and the model folder names its choice.
+    let choice = DrawnMaps { maps: MapSource::AlignmentCentred, combine: ClassCombine::PeakMax };
+    let drawn = FlickrPlan { drawn: Some(choice), ..plan.clone() };
+    assert_eq!(train_plan(&drawn, &run, &device, false).unwrap().history[1].len(), 1);
+    let spec = av_align::InputSpec::load(run.join("model")).unwrap();
+    assert_eq!((spec.maps, spec.combine), (MapSource::AlignmentCentred, ClassCombine::PeakMax));
     // Another plan in the same run directory is refused.
     let mut other = FlickrPlan::tiny();
     other.train_scenes = 12;
