@@ -14,6 +14,9 @@ use av_experiments::eval::{SceneMaps, localize_all};
 use av_experiments::flickr::{load_run_model, test_sets};
 use av_metrics::{PredictionRule, ScoreMap, evaluate_localization};
 
+/// A named way to make scene `i`'s class-agnostic map from its per-class maps.
+type Variant<'a> = (&'a str, Box<dyn Fn(&SceneMaps, usize) -> Vec<f32> + 'a>);
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let ckpt =
@@ -27,8 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let cfg = LocalizeConfig { source, ..LocalizeConfig::default() };
         for (fam, set) in ["in", "out"].iter().zip(&sets) {
             let maps = localize_all(&model, &set.data, &cfg, 16, &device)?;
-            let variants: Vec<(&str, Box<dyn Fn(&SceneMaps, usize) -> Vec<f32>>)> = vec![
-                ("shipped (weighted mean, p>0.3)", Box::new(|m: &SceneMaps, _| m.agnostic.clone())),
+            let variants: Vec<Variant> = vec![
+                ("the paper's weighted mean, p>0.3", Box::new(|m: &SceneMaps, _| m.agnostic.clone())),
                 (
                     "norm each class, max p>0.2",
                     Box::new(move |m: &SceneMaps, _| mix(m, c, 0.2, true, true, false)),
@@ -61,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 mix(&SceneMaps { audio_probs: probs, ..m.clone() }, c, 0.5, true, true, false)
             };
-            let mut all: Vec<(&str, Box<dyn Fn(&SceneMaps, usize) -> Vec<f32>>)> = variants;
+            let mut all: Vec<Variant> = variants;
             all.push(("true classes (norm, max)", Box::new(oracle)));
             for (name, f) in &all {
                 let mixed: Vec<Vec<f32>> = maps.iter().enumerate().map(|(i, m)| f(m, i)).collect();
@@ -92,17 +95,17 @@ fn mix(m: &SceneMaps, c: usize, thr: f32, norm: bool, use_max: bool, weight_max:
     let p = &m.audio_probs;
     let arg = (0..c).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
     let mut out = vec![0.0f32; hw];
-    for k in 0..c {
-        if !(p[k] > thr || k == arg) {
+    for (k, &pk) in p.iter().enumerate().take(c) {
+        if !(pk > thr || k == arg) {
             continue;
         }
         let map = &m.per_class[k * hw..(k + 1) * hw];
         let mx = if norm { map.iter().cloned().fold(0.0f32, f32::max).max(1e-12) } else { 1.0 };
         for (o, v) in out.iter_mut().zip(map) {
             if use_max {
-                *o = o.max(if weight_max { p[k] * v / mx } else { v / mx });
+                *o = o.max(if weight_max { pk * v / mx } else { v / mx });
             } else {
-                *o += p[k] * v / mx;
+                *o += pk * v / mx;
             }
         }
     }

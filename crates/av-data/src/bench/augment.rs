@@ -76,8 +76,8 @@ pub(crate) fn restyle_sprite(img: &mut RgbaImage, rng: &mut SplitMix64) -> Sprit
         SpriteStyle::Silhouette => {
             for p in img.pixels_mut() {
                 let a = f32::from(p.0[3]) / 255.0;
-                for ch in 0..3 {
-                    p.0[ch] = (colour[ch] * a).round() as u8;
+                for (v, c) in p.0[..3].iter_mut().zip(colour) {
+                    *v = (c * a).round() as u8;
                 }
             }
         }
