@@ -200,6 +200,14 @@ fn train(
         last(&trained.history[1]),
         run.join("model").display()
     );
+    if let Some(best) = trained.best {
+        println!(
+            "the model is stage 2's epoch {} of {}, the best validated (AUC {:.3})",
+            best.epoch,
+            trained.history[1].len(),
+            best.validation
+        );
+    }
     if let Some(dir) = ship {
         ship_model(run, &dir)?;
         println!("shipped to {}", dir.display());

@@ -14,7 +14,7 @@ use crate::bench::{BenchData, generate};
 use crate::eval::{flickr_evaluate, localize_all};
 use crate::run::write_json;
 use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
-use av_align::train::{EpochLog, TrainConfig, load_model_for, save_model};
+use av_align::train::{BestEpoch, EpochLog, TrainConfig, load_model_for, save_model};
 
 use super::FlickrPlan;
 
@@ -29,6 +29,9 @@ pub struct TrainedPlan {
     pub history: [Vec<EpochLog>; 2],
     /// Wall time in seconds (this process; a resumed run counts only what it did).
     pub seconds: f64,
+    /// The stage-2 epoch `stage2` comes from when the plan keeps the best validated one
+    /// ([`av_align::train::TrainConfig::keep_best_validation`]).
+    pub best: Option<BestEpoch>,
 }
 
 /// Trains stage 1 then stage 2 of `plan` on a given training set (e.g. real SoundNet-Flickr
@@ -118,6 +121,7 @@ pub(super) fn train_stages(
             stage2: s1.model,
             history: [s1.history, Vec::new()],
             seconds: started.elapsed().as_secs_f64(),
+            best: None,
         });
     }
     if progress {
@@ -145,6 +149,7 @@ pub(super) fn train_stages(
         stage2: s2.model,
         history: [s1.history, s2.history],
         seconds: started.elapsed().as_secs_f64(),
+        best: s2.best,
     })
 }
 
