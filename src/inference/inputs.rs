@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inference::hearing::SilenceRule;
-use crate::model::{ClassCombine, MapSource};
+use crate::model::{ClassCombine, LocalizeConfig, MapSource};
 use crate::preprocess::AudioWindow;
 
 /// The file of a model folder that holds its [`InputSpec`].
@@ -40,6 +40,12 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
+    /// The localization settings this folder names: its map source and class combination,
+    /// the rest as [`LocalizeConfig::default`].
+    pub fn localize_config(&self) -> LocalizeConfig {
+        LocalizeConfig { source: self.maps, combine: self.combine, ..LocalizeConfig::default() }
+    }
+
     /// Reads `dir/inputs.json`.
     ///
     /// # Errors

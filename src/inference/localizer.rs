@@ -71,8 +71,7 @@ impl Localizer {
             )));
         }
         let audio = AudioPreprocess::new(inputs.audio)?;
-        let config =
-            LocalizeConfig { source: inputs.maps, combine: inputs.combine, ..LocalizeConfig::default() };
+        let config = inputs.localize_config();
         Ok(Self { model, inputs, audio, config, device: device.clone() })
     }
 

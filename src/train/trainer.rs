@@ -358,13 +358,15 @@ impl<'a> Trainer<'a> {
                 save_training_checkpoint(&self.run_dir, &model.valid(), model_config, &optim, &state)?;
             }
             self.report(&TrainEvent::Finished);
+            // `state.best` is set only with keep_best_validation (a resumed run has the same
+            // settings).
             let model = match state.best {
-                Some(_) if cfg.keep_best_validation => load_best_model(&self.run_dir, model_config, device)?,
-                _ => model.valid(),
+                Some(_) => load_best_model(&self.run_dir, model_config, device)?,
+                None => model.valid(),
             };
             Ok(TrainOutcome {
                 model,
-                best: if cfg.keep_best_validation { state.best } else { None },
+                best: state.best,
                 history: state.history,
                 resumed_from_step,
                 finished,

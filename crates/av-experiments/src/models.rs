@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use av_align::model::AvModel;
+use av_align::inference::{INPUTS_FILE, InputSpec};
+use av_align::model::{AvModel, LocalizeConfig};
 use av_align::train::load_model_for;
 use av_align::{Error, Result};
 use burn::tensor::Device;
@@ -118,5 +119,18 @@ pub fn train_or_load(
             let (plan, stage2, stage1) = load_checkpoint_with_plan(checkpoint, stage1, &ctx.device)?;
             Ok(RunModels { plan, stage2, stage1, source: format!("checkpoint {}", checkpoint.display()) })
         }
+    }
+}
+
+/// The maps a model folder's `Localizer` draws ([`InputSpec::localize_config`]); the paper's
+/// Eq. 8 and weighted mean ([`LocalizeConfig::default`]) for a folder without `inputs.json`.
+///
+/// # Errors
+/// [`Error::Checkpoint`] for an `inputs.json` that cannot be read.
+pub fn drawn_config(dir: &Path) -> Result<LocalizeConfig> {
+    if dir.join(INPUTS_FILE).is_file() {
+        Ok(InputSpec::load(dir)?.localize_config())
+    } else {
+        Ok(LocalizeConfig::default())
     }
 }

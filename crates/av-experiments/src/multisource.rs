@@ -21,7 +21,6 @@ use av_align::preprocess::{AudioPreprocess, AudioWindow, model_frame};
 use av_data::SkipReason;
 
 use crate::run::{RunContext, write_json};
-use av_align::inference::InputSpec;
 use av_align::model::{AvModel, LocalizeConfig, MapSource, Method};
 use av_align::train::{Sample, load_model_for, save_model};
 
@@ -262,7 +261,7 @@ pub fn evaluate_multisource(
     });
     // The maps the folder's Localizer draws, when they are not Eq. 8 (class-aware scoring
     // reads per-class maps, so how classes are combined does not enter).
-    let drawn = InputSpec::load(checkpoint).map(|spec| spec.maps).unwrap_or_default();
+    let drawn = crate::models::drawn_config(checkpoint)?.source;
     if drawn != MapSource::Alignment {
         let summary = class_aware_evaluate(&maps(&ours, drawn)?, &test.truths, c, &config)?;
         rows.push(MethodRow {

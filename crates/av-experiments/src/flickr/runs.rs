@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use av_align::Localizer;
-use av_align::inference::InputSpec;
-use av_align::model::{LocalizeConfig, MapSource};
+use av_align::model::MapSource;
 use av_align::preprocess::AudioWindow;
 use av_align::{Error, Result};
 use av_data::bench::AssetPack;
@@ -64,10 +63,8 @@ pub fn run_demo(
     let rule = PredictionRule::Absolute(threshold);
     let sets = test_sets(&plan, Split::Test, scenes, ctx.progress)?;
     let (generalization, maps) = evaluate_generalization_on(&model, None, &sets, rule, &ctx.device)?;
-    // The overlays show what the Localizer of this folder draws (Eq. 8 when no inputs.json).
-    let drawn = InputSpec::load(checkpoint)
-        .map(|spec| LocalizeConfig { source: spec.maps, combine: spec.combine, ..LocalizeConfig::default() })
-        .unwrap_or_default();
+    // The overlays show what the Localizer of this folder draws.
+    let drawn = crate::models::drawn_config(checkpoint)?;
     let overlay_maps = [
         localize_all(&model, &sets[0].data, &drawn, 16, &ctx.device)?,
         localize_all(&model, &sets[1].data, &drawn, 16, &ctx.device)?,
