@@ -14,22 +14,52 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, Throughput};
 
-fn batch(n: usize, device: &Device) -> Batch {
+fn batch(n: usize, classes: usize, device: &Device) -> Batch {
     Batch {
         frames: Tensor::random([n, 3, 256, 256], Distribution::Default, device),
         logmels: Tensor::random([n, 1, 251, 64], Distribution::Default, device),
-        labels_a: Tensor::random([n, 7], Distribution::Uniform(0.0, 1.0), device),
-        labels_v: Tensor::random([n, 7], Distribution::Uniform(0.0, 1.0), device),
+        labels_a: Tensor::random([n, classes], Distribution::Uniform(0.0, 1.0), device),
+        labels_v: Tensor::random([n, classes], Distribution::Uniform(0.0, 1.0), device),
     }
 }
 
 fn step_bench(c: &mut Criterion, group_name: &str, config: AvModelConfig, device: &Device) {
+    let objective = ObjectiveConfig { stage: Stage::Two, ..ObjectiveConfig::default() };
+    step_bench_with(c, group_name, config, objective, device);
+}
+
+/// The model and stage-2 objective of the plan the shipped localizer is trained with
+/// (`tools/plans/broad_pretrained_best.json`: frozen EfficientNet-Lite0 trunk behind a trunk
+/// cache, 1x1 neck, compact audio ResNet, 15 classes, the per-position term).
+fn shipped_plan() -> (AvModelConfig, ObjectiveConfig) {
+    #[derive(serde::Deserialize)]
+    struct Stage2 {
+        objective: ObjectiveConfig,
+    }
+    #[derive(serde::Deserialize)]
+    struct Plan {
+        model: AvModelConfig,
+        stage2: Stage2,
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/plans/broad_pretrained_best.json");
+    let text = std::fs::read_to_string(path).expect("the shipped plan");
+    let plan: Plan = serde_json::from_str(&text).expect("a valid plan");
+    (plan.model, plan.stage2.objective)
+}
+
+fn step_bench_with(
+    c: &mut Criterion,
+    group_name: &str,
+    config: AvModelConfig,
+    objective: ObjectiveConfig,
+    device: &Device,
+) {
     let mut group = c.benchmark_group("model");
     group.sample_size(10).warm_up_time(Duration::from_secs(5)).measurement_time(Duration::from_secs(40));
     let ad = device.clone().autodiff();
     let mut model = Some(config.init(&ad).expect("valid config"));
-    let b = batch(16, &ad);
-    let objective = ObjectiveConfig { stage: Stage::Two, ..ObjectiveConfig::default() };
+    let classes = config.num_classes;
+    let b = batch(16, classes, &ad);
     let mut optim = SgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0)))
         .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
@@ -110,6 +140,14 @@ pub fn benches(c: &mut Criterion) {
     let Some((label, device)) = bench_device() else { return };
     step_bench(c, &format!("{label}/stage2_step_paper_b16"), AvModelConfig::paper(7), &device);
     step_bench(c, &format!("{label}/stage2_step_compact_b16"), AvModelConfig::compact(7), &device);
+    // The preset the shipped localizer trains (random trunk weights: the same work). The frames
+    // are the same every step, so after the warm-up every step reads the trunk cache, as
+    // training does from its second epoch on; the `_nopos` variant leaves out the per-position
+    // term, which is the work `tools/peers/pretrained_step.py` does in PyTorch.
+    let (shipped, objective) = shipped_plan();
+    step_bench_with(c, &format!("{label}/stage2_step_shipped_b16"), shipped.clone(), objective, &device);
+    let nopos = ObjectiveConfig { position: None, ..objective };
+    step_bench_with(c, &format!("{label}/stage2_step_shipped_nopos_b16"), shipped, nopos, &device);
 
     let mut group = c.benchmark_group("model");
     group.sample_size(20).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(15));
