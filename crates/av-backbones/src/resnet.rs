@@ -13,7 +13,7 @@
 //! [`crate::weights`]). A width multiplier (`base_width`, 64 in torchvision) gives the compact
 //! variants that train on a CPU in minutes.
 
-use av_kernels::{batch_norm_module, conv2d_module};
+use av_kernels::{batch_norm_module, conv2d_module, max_pool2d_module};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -224,7 +224,10 @@ impl ResNet {
     /// input `[N, C_in, H, W]` (frames: ImageNet-normalised RGB; audio: `[N, 1, T, 64]` log-mels);
     /// see [`ResNetFeatures`] for the outputs.
     pub fn forward(&self, x: Tensor<4>) -> ResNetFeatures {
-        let x = self.maxpool.forward(relu(batch_norm_module(&self.bn1, conv2d_module(&self.conv1, x))));
+        let x = max_pool2d_module(
+            &self.maxpool,
+            relu(batch_norm_module(&self.bn1, conv2d_module(&self.conv1, x))),
+        );
         let x = run(&self.layer2, run(&self.layer1, x));
         let layer3 = run(&self.layer3, x);
         let layer5 = self.layer5.as_ref().map(|l5| run(l5, layer3.clone()));

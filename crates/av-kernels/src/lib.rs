@@ -16,8 +16,10 @@
 //!   implementation records one backward step that calls the two gradient kernels.
 //! * [`norm`] / [`NormKernels`]: batch normalisation in two passes per direction (Burn's
 //!   generic version makes about five full passes forward and ten backward), same routing.
-//! * [`conv2d`] / [`conv2d_module`] / [`batch_norm_module`]: the `Tensor`-level entry points
-//!   models call.
+//! * [`pool`] / [`PoolKernels`]: max pooling with each window's range computed once per plane
+//!   (Burn's generic 3-D loop took a quarter of the compact audio trunk's forward pass).
+//! * [`conv2d`] / [`conv2d_module`] / [`batch_norm_module`] / [`max_pool2d_module`]: the
+//!   `Tensor`-level entry points models call.
 //!
 //! ```
 //! use burn::nn::conv::Conv2dConfig;
@@ -36,9 +38,12 @@ mod error;
 mod extension;
 pub mod norm;
 mod norm_extension;
+pub mod pool;
+mod pool_extension;
 mod tensor_api;
 
 pub use error::KernelError;
 pub use extension::ConvKernels;
 pub use norm_extension::NormKernels;
-pub use tensor_api::{batch_norm_module, conv2d, conv2d_module};
+pub use pool_extension::PoolKernels;
+pub use tensor_api::{batch_norm_module, conv2d, conv2d_module, max_pool2d_module};

@@ -3,10 +3,11 @@
 use burn::backend::Dispatch;
 use burn::backend::ops::ConvOptions;
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 
-use crate::{ConvKernels, NormKernels};
+use crate::{ConvKernels, NormKernels, PoolKernels};
 
 /// `conv2d(x, weight) + bias`, PyTorch semantics, through [`ConvKernels`] (av-align's kernels
 /// on flex, Burn's elsewhere). Differentiable on autodiff devices.
@@ -99,4 +100,30 @@ pub fn batch_norm_module<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor
             bn.epsilon,
         ))
     }
+}
+
+/// `pool.forward(x)` through [`PoolKernels`] (av-align's kernels on flex, Burn's elsewhere):
+/// same values and, on autodiff devices, the same gradient (to the first maximum of each
+/// window). Pools with dilation, ceil mode or asymmetric / `Same` padding go to Burn.
+///
+/// # Shapes
+/// As [`MaxPool2d::forward`]: `[N, C, H, W]` -> `[N, C, Ho, Wo]`.
+///
+/// # Panics
+/// As [`MaxPool2d::forward`] on a window that does not fit the input.
+pub fn max_pool2d_module(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match pool.padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => [top, left],
+        _ => return pool.forward(x),
+    };
+    if pool.dilation != [1, 1] || pool.ceil_mode {
+        return pool.forward(x);
+    }
+    Tensor::from_dispatch(<Dispatch as PoolKernels>::av_max_pool2d(
+        x.into_dispatch(),
+        pool.kernel_size,
+        pool.stride,
+        padding,
+    ))
 }

@@ -3,3 +3,4 @@
 
 mod batch_norm_parity;
 mod burn_parity;
+mod max_pool_parity;
