@@ -115,13 +115,18 @@ impl PretrainedVisual {
         }
         // The key covers the trunk's stem weights too, so a trunk whose weights were replaced
         // (a checkpoint loaded into a module that has run) never reads an older entry.
-        let (Some(values), Some(stem)) = (read(frames.clone()), read(self.trunk.conv_stem.weight.val()))
-        else {
+        let Some(stem) = read(self.trunk.conv_stem.weight.val()) else {
             return uncached();
         };
         let seed = xxh3_64(bytemuck::cast_slice(&stem))
             ^ xxh3_64(bytemuck::cast_slice(&[c, h, w].map(|d| d as u64)));
+        // The frames are hashed where they lie in the read-back buffer (no copy into a Vec).
+        let pixels = frames.clone().into_data().convert::<f32>();
+        let Ok(values) = pixels.as_slice::<f32>() else {
+            return uncached();
+        };
         let keys: Vec<FrameKey> = values.chunks(c * h * w).map(|img| frame_key(img, seed)).collect();
+        drop(pixels);
         let mut found: Vec<Option<Arc<CachedMap>>> = keys.iter().map(|k| self.cache.get(*k)).collect();
         let missing: Vec<usize> = (0..n).filter(|&i| found[i].is_none()).collect();
         if !missing.is_empty() {
