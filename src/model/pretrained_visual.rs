@@ -22,7 +22,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
-use xxhash_rust::xxh3::{xxh3_64, xxh3_128_with_seed};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{Error, Result};
 use crate::preprocess::{IMAGENET_MEAN, IMAGENET_STD};
@@ -120,13 +120,11 @@ impl PretrainedVisual {
         };
         let seed = xxh3_64(bytemuck::cast_slice(&stem))
             ^ xxh3_64(bytemuck::cast_slice(&[c, h, w].map(|d| d as u64)));
-        // The frames are hashed where they lie in the read-back buffer (no copy into a Vec).
-        let pixels = frames.clone().into_data().convert::<f32>();
-        let Ok(values) = pixels.as_slice::<f32>() else {
+        // On flex the frames are hashed in their own buffer (no read-back); elsewhere they are
+        // read back first. Same keys either way (`av_kernels::image_keys`).
+        let Some(keys) = av_kernels::image_keys(frames.clone(), seed) else {
             return uncached();
         };
-        let keys: Vec<FrameKey> = values.chunks(c * h * w).map(|img| frame_key(img, seed)).collect();
-        drop(pixels);
         let mut found: Vec<Option<Arc<CachedMap>>> = keys.iter().map(|k| self.cache.get(*k)).collect();
         let missing: Vec<usize> = (0..n).filter(|&i| found[i].is_none()).collect();
         if !missing.is_empty() {
@@ -168,14 +166,11 @@ fn to_lite_input(frames: Tensor<4>) -> Tensor<4> {
     frames * scale + shift
 }
 
-/// The key of one frame: XXH3-128 of its pixels' bytes, seeded with the trunk's stem weights
-/// and the frame's shape. XXH3 reads tens of GB/s where the std SipHasher fed one float at a time
-/// read about 1 (the key took about 15 % of the shipped preset's training step); 128 bits make
-/// two different frames sharing a key, which would hand one frame the other's trunk output,
-/// negligible for any number of frames a cache holds.
-fn frame_key(pixels: &[f32], seed: u64) -> FrameKey {
-    xxh3_128_with_seed(bytemuck::cast_slice(pixels), seed)
-}
+// The key of a frame is XXH3-128 of its pixels' bytes (`av_kernels::image_keys`), seeded with
+// the trunk's stem weights and the frame's shape. XXH3 reads tens of GB/s where the std
+// SipHasher fed one float at a time read about 1 (the key took about 15 % of the shipped
+// preset's training step); 128 bits make two different frames sharing a key, which would hand
+// one frame the other's trunk output, negligible for any number of frames a cache holds.
 
 /// A frame's key in the [`TrunkCache`].
 type FrameKey = u128;

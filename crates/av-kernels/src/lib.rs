@@ -18,8 +18,10 @@
 //!   generic version makes about five full passes forward and ten backward), same routing.
 //! * [`pool`] / [`PoolKernels`]: max pooling with each window's range computed once per plane
 //!   (Burn's generic 3-D loop took a quarter of the compact audio trunk's forward pass).
-//! * [`conv2d`] / [`conv2d_module`] / [`batch_norm_module`] / [`max_pool2d_module`]: the
-//!   `Tensor`-level entry points models call.
+//! * [`keys`] / [`KeyKernels`]: per-image content keys (XXH3-128) hashed in the tensor's own
+//!   buffer on flex, for caches of per-image results.
+//! * [`conv2d`] / [`conv2d_module`] / [`batch_norm_module`] / [`max_pool2d_module`] /
+//!   [`image_keys`]: the `Tensor`-level entry points models call.
 //!
 //! ```
 //! use burn::nn::conv::Conv2dConfig;
@@ -36,6 +38,8 @@
 pub mod conv;
 mod error;
 mod extension;
+mod key_extension;
+pub mod keys;
 pub mod norm;
 mod norm_extension;
 pub mod pool;
@@ -44,6 +48,7 @@ mod tensor_api;
 
 pub use error::KernelError;
 pub use extension::ConvKernels;
+pub use key_extension::KeyKernels;
 pub use norm_extension::NormKernels;
 pub use pool_extension::PoolKernels;
-pub use tensor_api::{batch_norm_module, conv2d, conv2d_module, max_pool2d_module};
+pub use tensor_api::{batch_norm_module, conv2d, conv2d_module, image_keys, max_pool2d_module};

@@ -7,7 +7,7 @@ use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 
-use crate::{ConvKernels, NormKernels, PoolKernels};
+use crate::{ConvKernels, KeyKernels, NormKernels, PoolKernels};
 
 /// `conv2d(x, weight) + bias`, PyTorch semantics, through [`ConvKernels`] (av-align's kernels
 /// on flex, Burn's elsewhere). Differentiable on autodiff devices.
@@ -126,4 +126,25 @@ pub fn max_pool2d_module(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         pool.stride,
         padding,
     ))
+}
+
+/// The content key of every image of `x` (`[N, ...]`, any device): XXH3-128 of each image's
+/// `f32` values' little-endian bytes, seeded with `seed` ([`crate::keys::image_keys`]). On flex
+/// the tensor's own buffer is hashed, images in parallel; elsewhere `x` is read back first.
+/// `None` when `x` does not read back as `f32` or has no images.
+pub fn image_keys<const D: usize>(x: Tensor<D>, seed: u64) -> Option<Vec<u128>> {
+    let images = *x.dims().first()?;
+    if images == 0 {
+        return None;
+    }
+    let fast = Tensor::<2, burn::tensor::Int>::from_dispatch(<Dispatch as KeyKernels>::av_image_keys(
+        x.clone().into_dispatch(),
+        seed,
+    ));
+    if fast.dims()[0] == images {
+        let halves = fast.into_data().convert::<i64>().try_into_vec::<i64>().ok()?;
+        return Some(halves.chunks(2).map(|h| crate::keys::key_from_halves([h[0], h[1]])).collect());
+    }
+    let data = x.into_data().convert::<f32>();
+    crate::keys::image_keys(data.as_slice::<f32>().ok()?, images, seed).ok()
 }

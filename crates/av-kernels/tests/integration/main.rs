@@ -3,4 +3,5 @@
 
 mod batch_norm_parity;
 mod burn_parity;
+mod image_keys;
 mod max_pool_parity;
