@@ -3,7 +3,7 @@
 //! vectors.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_sigmoid;
+use burn::tensor::activation::{log_sigmoid, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{finite, non_empty, shape};
@@ -335,15 +335,31 @@ fn cross_class_logits(
     (cross.reshape([n * c, c]), valid.reshape([n * c, c]))
 }
 
+/// Largest `|z|` for which `σ(z)` is a normal `f32` (`σ(-80) ≈ 1.8e-35`): below it the mask is
+/// a plain sigmoid divided by its maximum.
+const SIGMOID_SAFE: f32 = 80.0;
+
 /// `Σ_p w_p s_p / Σ_p w_p` over the last axis with the detached soft mask
-/// `w_p = σ(±(s_p - eps) / soft)` (`-` for the background complement `1 - σ(·)`), evaluated as
-/// `exp(log σ(·) - max_p log σ(·))`: the same ratio, but the denominator is at least 1.
-/// `[M, N, P]` -> `[M, N]`.
+/// `w_p = σ(±(s_p - eps) / soft)` (`-` for the background complement `1 - σ(·)`), rescaled by
+/// its maximum over `p` (the same ratio, but the denominator is at least 1). `[M, N, P]` ->
+/// `[M, N]`.
+///
+/// For similarities of unit vectors (`|s| <= 1`) and settings with `(1 + |eps|) / soft` at most
+/// [`SIGMOID_SAFE`], `σ` cannot underflow, so the mask is `σ(z) / max_p σ(z)` (one `exp` per
+/// element; `z` is clamped to `±80`, which those inputs never reach). Otherwise it is evaluated
+/// as `exp(log σ(z) - max_p log σ(z))`, which never underflows to an all-zero row but costs a
+/// `log1p` and two `exp` per element (a quarter of this loss's time on the CPU).
 fn soft_masked_mean(sim: Tensor<3>, eps: f32, soft: f32, complement: bool) -> Tensor<2> {
     let [m, n, _] = sim.dims();
     let z = sim.clone().detach().sub_scalar(eps).div_scalar(soft);
-    let log_w = log_sigmoid(if complement { z.neg() } else { z });
-    let w = (log_w.clone() - log_w.max_dim(2)).exp();
+    let z = if complement { z.neg() } else { z };
+    let w = if (1.0 + eps.abs()) / soft <= SIGMOID_SAFE {
+        let s = sigmoid(z.clamp(-SIGMOID_SAFE, SIGMOID_SAFE));
+        s.clone() / s.max_dim(2)
+    } else {
+        let log_w = log_sigmoid(z);
+        (log_w.clone() - log_w.max_dim(2)).exp()
+    };
     ((sim * w.clone()).sum_dim(2) / w.sum_dim(2)).reshape([m, n])
 }
 

@@ -195,9 +195,15 @@ fn configs() -> Vec<(&'static str, PositionLossConfig)> {
         ("max", PositionScore::Max),
         ("lvs tri-map", PositionScore::lvs()),
         ("soft tri-map", PositionScore::SoftTriMap { eps_pos: 0.2, soft: 0.25 }),
+        // (1 + eps) / soft above 80: the masks take the log-domain path.
+        ("sharp tri-map", PositionScore::SoftTriMap { eps_pos: 0.65, soft: 0.012 }),
     ];
-    let backgrounds =
-        [None, Some(BackgroundNegative::default()), Some(BackgroundNegative { eps_neg: 0.0, soft: 0.3 })];
+    let backgrounds = [
+        None,
+        Some(BackgroundNegative::default()),
+        Some(BackgroundNegative { eps_neg: 0.0, soft: 0.3 }),
+        Some(BackgroundNegative { eps_neg: 0.4, soft: 0.01 }),
+    ];
     for (name, score) in scores {
         for (b, background_negative) in backgrounds.iter().enumerate() {
             let temperature = if b == 2 { 0.2 } else { 0.07 };
