@@ -243,3 +243,18 @@ fn gradients_away_from_kinks(
         tried.join("\n")
     );
 }
+
+/// The trunk cache's frame keys on WGPU (no in-place path there: the frames are read back and
+/// hashed on the host) equal those flex computes in its own buffer.
+#[test]
+fn image_keys_match_flex() {
+    let Some(gpu) = wgpu_device("image_keys_match_flex") else {
+        return;
+    };
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let frames = Tensor::<4>::random([3, 3, 8, 8], Distribution::Default, &Device::flex());
+    let on_gpu = copy_to(&frames, &gpu);
+    let flex_keys = av_kernels::image_keys(frames, 11).expect("flex keys");
+    assert_eq!(av_kernels::image_keys(on_gpu.clone(), 11).expect("wgpu keys"), flex_keys);
+    assert_eq!(av_kernels::image_keys(on_gpu.autodiff(), 11).expect("wgpu keys"), flex_keys);
+}
