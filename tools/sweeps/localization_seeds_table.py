@@ -62,7 +62,8 @@ def main():
             for lvl in range(len(row["levels"])):
                 cells.append(cell([r["levels"][lvl]["success"] for r in rows]))
                 cells.append(cell([r["levels"][lvl]["auc"] for r in rows]))
-            print(f"| {row['method']} | {' | '.join(cells)} |")
+            label = row["method"] + (f" ({row['maps']} maps)" if "maps" in row else " (Eq. 8)" if row["method"] == "CoarseToFine" else "")
+            print(f"| {label} | {' | '.join(cells)} |")
     sil = [load(f"{r}/silence/silence.json") for r in runs]
     print("\nSilence (threshold chosen on validation, measured on test):\n")
     print("| seed | threshold | sounding kept | noise rejected | silence rejected | max noise confidence | min sounding confidence |")
