@@ -89,7 +89,7 @@ impl PoolShape {
         (0..self.output()[axis])
             .map(|o| {
                 let start = o * s;
-                ((start.max(p) - p), (start + k).min(n + p) - p)
+                (start.max(p) - p, (start + k).min(n + p) - p)
             })
             .collect()
     }

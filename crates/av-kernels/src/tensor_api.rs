@@ -141,7 +141,7 @@ pub fn image_keys<const D: usize>(x: Tensor<D>, seed: u64) -> Option<Vec<u128>> 
         x.clone().into_dispatch(),
         seed,
     ));
-    if fast.dims()[0] == images {
+    if fast.dims() == [images, 2] {
         let halves = fast.into_data().convert::<i64>().try_into_vec::<i64>().ok()?;
         return Some(halves.chunks(2).map(|h| crate::keys::key_from_halves([h[0], h[1]])).collect());
     }
