@@ -133,7 +133,7 @@ impl AssetPack {
         }
         // `train_soundfonts` are checked when a training scene needs them (Generator::scene).
         let families = self.sprites.families();
-        for f in &selection.sprite_families {
+        for f in selection.sprite_families.iter().chain(&selection.train_sprite_families) {
             if !families.contains(&f.as_str()) {
                 return Err(DataError::Asset {
                     name: format!("sprites/{f}"),

@@ -84,6 +84,11 @@ pub struct AssetSelection {
     /// committed), so that validation and test scenes stay the same on machines without them.
     #[serde(default)]
     pub train_soundfonts: Vec<String>,
+    /// More picture families for the training split only, drawn like `sprite_families`
+    /// (committed in the pack), so that adding them leaves validation and test scenes as they
+    /// were.
+    #[serde(default)]
+    pub train_sprite_families: Vec<String>,
 }
 
 /// The background group that stands for the first benchmark's 12 scikit-image photos.
@@ -103,6 +108,7 @@ impl AssetSelection {
             background_groups: names(&[LEGACY_GROUP]),
             train_background_groups: Vec::new(),
             train_soundfonts: Vec::new(),
+            train_sprite_families: Vec::new(),
         }
     }
 
@@ -128,6 +134,7 @@ impl AssetSelection {
             background_groups: names(&["skimage", "matplotlib", "sklearn", "scipy"]),
             train_background_groups: names(&["mate-backgrounds", "plasma-workspace-wallpapers"]),
             train_soundfonts: Vec::new(),
+            train_sprite_families: Vec::new(),
         }
     }
 
@@ -141,6 +148,7 @@ impl AssetSelection {
             background_groups: names(&["held_out"]),
             train_background_groups: Vec::new(),
             train_soundfonts: Vec::new(),
+            train_sprite_families: Vec::new(),
         }
     }
     fn validate(&self, what: &str) -> Result<()> {

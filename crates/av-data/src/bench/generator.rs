@@ -113,12 +113,14 @@ impl Generator {
         Generator::new(self.assets.clone(), config)
     }
 
-    /// The selected picture families that picture `inst`.
-    fn families_of(&self, inst: Instrument) -> Vec<&str> {
-        self.config
-            .assets
-            .sprite_families
+    /// The selected picture families of `split` that picture `inst`: `sprite_families`, and for
+    /// training also `train_sprite_families`.
+    fn families_of(&self, inst: Instrument, split: Split) -> Vec<&str> {
+        let a = &self.config.assets;
+        let extra = if split == Split::Train { a.train_sprite_families.as_slice() } else { &[] };
+        a.sprite_families
             .iter()
+            .chain(extra)
             .filter(|f| self.assets.sprites.has(f, inst))
             .map(String::as_str)
             .collect()
@@ -148,7 +150,7 @@ impl Generator {
         let mut order: Vec<usize> = (0..vocab.len()).collect();
         rng.shuffle(&mut order);
         // Only classes that a selected family pictures (all of them in the legacy selection).
-        order.retain(|&c| !self.families_of(vocab[c]).is_empty());
+        order.retain(|&c| !self.families_of(vocab[c], split).is_empty());
         let n_distractors = if cfg.max_distractors > 0 && rng.chance(cfg.distractor_prob) {
             1 + rng.below(usize::from(cfg.max_distractors))
         } else {
@@ -179,7 +181,7 @@ impl Generator {
         let families: Vec<String> = classes
             .iter()
             .map(|&c| {
-                let options = self.families_of(vocab[c]);
+                let options = self.families_of(vocab[c], split);
                 let pick = if options.len() == 1 { 0 } else { family_rng.below(options.len()) };
                 options[pick].to_string()
             })

@@ -136,6 +136,38 @@ fn training_only_soundfonts_play_in_training_scenes_only() {
     assert!(g.scene(Split::Test, 0).is_ok());
 }
 
+/// Training-only picture families appear in training scenes alone: validation and test scenes
+/// are the same as without them (same frames), and an unknown family is a typed error.
+#[test]
+fn training_only_picture_families_appear_in_training_scenes_only() {
+    let base = broad();
+    let mut extra = base.clone();
+    let train_only = ["iconoven", "qlementine", "dinkie", "iconmind", "emojione_mono", "streamline_emojis"];
+    extra.assets.train_sprite_families = train_only.iter().map(|f| (*f).to_string()).collect();
+    for f in &extra.assets.train_sprite_families {
+        assert!(!AssetSelection::held_out().sprite_families.contains(f), "{f} is held out");
+        assert!(!base.assets.sprite_families.contains(f), "{f} is already in-family");
+    }
+    let (a, b) = (Generator::new(assets(), base).unwrap(), Generator::new(assets(), extra).unwrap());
+    let mut drawn = std::collections::BTreeSet::new();
+    for i in 0..48 {
+        let s = b.scene(Split::Train, i).unwrap();
+        drawn.extend(s.objects.iter().map(|o| o.family.clone()));
+        for split in [Split::Val, Split::Test] {
+            let (v, w) = (a.scene(split, i).unwrap(), b.scene(split, i).unwrap());
+            assert_eq!(v.image, w.image, "{split} scene {i} changed");
+            assert!(w.objects.iter().all(|o| !train_only.contains(&o.family.as_str())), "{split} {i}");
+        }
+    }
+    let train_drawn = drawn.iter().filter(|f| train_only.contains(&f.as_str())).count();
+    assert!(train_drawn >= 3, "training-only families drawn: {drawn:?}");
+
+    let mut unknown = broad();
+    unknown.assets.train_sprite_families = vec!["no-such-family".into()];
+    let err = Generator::new(assets(), unknown).unwrap_err();
+    assert!(matches!(err, DataError::Asset { .. }), "{err:?}");
+}
+
 /// A no-class clip (a training negative) is audible, of the clip length, clipped to [-1, 1], a
 /// pure function of (seed, split, index), and differs between indices; with the AudioSet
 /// vocabulary some of them are instruments outside it, never silence.
