@@ -18,7 +18,8 @@
 #            mdi@1.2.3}                        # SVG icon sets (Apache-2.0 / MIT / CC-BY)
 #   npm pack @iconify/json@2.2.553             # the full Iconify collection, for the training-only
 #                                              # sets iconoven, qlementine-icons, dinkie-icons, iconmind
-#                                              # (MIT), emojione-monotone, streamline-emojis (CC-BY-4.0)
+#                                              # (MIT), emojione-monotone, streamline-emojis (CC-BY-4.0),
+#                                              # and twemoji (CC-BY-4.0) for the clutter pictures
 #   npm pack @twemoji/svg@15.0.0               # only with --legacy (CC-BY 4.0)
 #   pip download scikit-image==0.26.0 scikit-learn==1.7.2 matplotlib==3.10.7 scipy==1.10.1
 #                                              # wheels: CC0 / public-domain / CC-BY-2.0 photos
@@ -74,7 +75,7 @@ for spec in noto@1.2.9 noto-v1@1.2.5 fluent-emoji-flat@1.2.6 fluent-emoji@1.2.7 
 done
 # Sets published only in the full collection (137 MB packed): extract just their files.
 tgz="$(npm pack --silent @iconify/json@2.2.553 2>/dev/null | tail -n 1)"
-for set_name in iconoven qlementine-icons dinkie-icons iconmind emojione-monotone streamline-emojis; do
+for set_name in iconoven qlementine-icons dinkie-icons iconmind emojione-monotone streamline-emojis twemoji; do
     mkdir -p "iconify/$set_name"
     tar xzf "$tgz" -O "package/json/$set_name.json" > "iconify/$set_name/icons.json"
 done

@@ -66,6 +66,14 @@ struct Args {
     /// flat recoloured colours; `Augment::sprite_style`); with `--broad` only.
     #[arg(long, requires = "broad")]
     sprite_style: Option<f64>,
+    /// Probability per training scene of clutter pictures on the background (silent animals,
+    /// people, furniture, tools; `Augment::clutter`); with `--broad` only.
+    #[arg(long, requires = "broad")]
+    clutter: Option<f64>,
+    /// Training-only picture families to add (`AssetSelection::train_sprite_families`), comma
+    /// separated; with `--broad` only.
+    #[arg(long, requires = "broad", value_delimiter = ',')]
+    train_families: Vec<String>,
 }
 
 fn main() -> Result<()> {
@@ -82,6 +90,10 @@ fn main() -> Result<()> {
     if let Some(p) = args.sprite_style {
         config.augment.sprite_style = p;
     }
+    if let Some(p) = args.clutter {
+        config.augment.clutter = p;
+    }
+    config.assets.train_sprite_families.extend(args.train_families.iter().cloned());
     let config = if args.out_of_family {
         config.out_of_family_config().context("this configuration has no out-of-family assets")?
     } else {

@@ -644,6 +644,7 @@ fn main() -> Result<()> {
     }
     write_fonts_json(&args)?;
     render_sprites(&args)?;
+    render_clutter(&args)?;
     if args.photos.is_some() {
         convert_photos(&args)?;
     }
@@ -910,6 +911,50 @@ fn render_sprites(args: &Args) -> Result<()> {
         }
     }
     write_json(&args.out.join("sprites/families.json"), &serde_json::json!({"families": listed}))
+}
+
+/// Icon sets of the clutter pictures: Iconify set, file prefix, licence.
+const CLUTTER_SETS: &[(&str, &str, &str)] = &[
+    ("noto", "noto", "Apache-2.0"),
+    ("fluent-emoji-flat", "fluent", "MIT"),
+    ("twemoji", "twemoji", "CC-BY-4.0"),
+    ("mdi", "mdi", "Apache-2.0"),
+    ("iconoven", "iconoven", "MIT"),
+];
+
+/// Things that make no sound of the vocabulary, under the same Iconify name in every clutter set.
+const CLUTTER_NAMES: &[&str] = &[
+    "dog", "cat", "bird", "horse", "cow", "rabbit", "duck", "owl", "man", "woman", "chair", "books",
+    "bicycle", "umbrella", "camera", "backpack", "teddy-bear", "hammer", "scissors", "cactus",
+];
+
+/// Rasterises the clutter pictures (silent, non-instrument things that training scenes may paint
+/// onto the background: `Augment::clutter` in av-data) to `clutter/<set>_<name>.png` and writes
+/// `clutter/index.json`.
+fn render_clutter(args: &Args) -> Result<()> {
+    let dir = args.out.join("clutter");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let mut sets = BTreeMap::new();
+    let mut listed = Vec::new();
+    for &(set, prefix, licence) in CLUTTER_SETS {
+        for (i, name) in CLUTTER_NAMES.iter().enumerate() {
+            let file = format!("{prefix}_{name}.png");
+            let svg = iconify_svg(iconify_set(args, &mut sets, set)?, name, DARK[i % DARK.len()])?;
+            let (w, h) = rasterise(svg.as_bytes(), &dir.join(&file)).with_context(|| file.clone())?;
+            println!("clutter {file:28} {w}x{h}");
+            listed.push(serde_json::json!({
+                "file": file,
+                "name": name,
+                "set": set,
+                "licence": licence,
+            }));
+        }
+    }
+    let source = "npm @iconify/json@2.2.553 (json/<set>.json)";
+    write_json(&dir.join("index.json"), &serde_json::json!({"source": source, "pictures": listed}))
 }
 
 /// Rasterises an SVG document, cropped to its content with a 1 px margin, longest side 160 px.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::bench::backgrounds::Backgrounds;
+use crate::bench::clutter::ClutterBank;
 use crate::bench::config::AssetSelection;
 use crate::bench::notes::NoteBank;
 use crate::bench::sprites::SpriteBank;
@@ -64,6 +65,8 @@ pub struct AssetPack {
     pub sprites: SpriteBank,
     /// Background photos.
     pub backgrounds: Backgrounds,
+    /// Clutter pictures (silent non-instruments; empty when the pack has no `clutter/`).
+    pub clutter: ClutterBank,
     fingerprint: String,
 }
 
@@ -107,6 +110,7 @@ impl AssetPack {
             fonts,
             sprites: SpriteBank::load(&dir.join("sprites"))?,
             backgrounds,
+            clutter: ClutterBank::load(&dir.join("clutter"))?,
             fingerprint: sha256_hex(listing.as_bytes()),
         })
     }

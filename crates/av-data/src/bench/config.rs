@@ -199,6 +199,13 @@ pub struct Augment {
     /// stored plan) draws nothing from the random stream, so older plans make the same scenes.
     #[serde(default)]
     pub sprite_style: f64,
+    /// Probability of clutter: one or two pictures of silent things that are not instruments
+    /// (the pack's `clutter/`: animals, people, furniture, tools), painted onto the background
+    /// under the instruments at 22-45 % of the frame, unlabelled. 0 (the default, and when
+    /// absent from a stored plan) draws nothing from any random stream, so older plans make
+    /// the same scenes.
+    #[serde(default)]
+    pub clutter: f64,
 }
 
 impl Default for Augment {
@@ -225,6 +232,7 @@ impl Augment {
             background_sound: 0.0,
             mix_noise: 0.0,
             sprite_style: 0.0,
+            clutter: 0.0,
         }
     }
 
@@ -245,6 +253,7 @@ impl Augment {
             background_sound: 0.3,
             mix_noise: 0.4,
             sprite_style: 0.0,
+            clutter: 0.0,
         }
     }
 }
@@ -333,7 +342,7 @@ impl BenchConfig {
         }
         let a = &self.augment;
         let probs = [a.greyscale, a.blur, a.pixel_noise, a.jpeg, a.eq, a.reverb, a.pitch, a.time_shift];
-        if probs.iter().chain([a.background_sound, a.mix_noise].iter()).any(|p| !(0.0..=1.0).contains(p))
+        if probs.iter().chain([a.background_sound, a.mix_noise, a.sprite_style, a.clutter].iter()).any(|p| !(0.0..=1.0).contains(p))
             || !(0.0..=90.0).contains(&a.rotate_deg)
             || !(0.0..1.0).contains(&a.color_jitter)
         {

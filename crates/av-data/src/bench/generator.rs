@@ -32,6 +32,7 @@ const TAG_FONT: u64 = 0xF0_4E7;
 const TAG_AUGMENT: u64 = 0xA06_3E47;
 /// Stream of the clips that hold no instrument of the vocabulary ([`Generator::no_class_clip`]).
 const TAG_NO_CLASS: u64 = 0x40C_1A55;
+const TAG_CLUTTER: u64 = 0xC1_0773;
 /// Placement attempts before giving up (each retry after the 4th shrinks the sprites by 10 %).
 const MAX_ATTEMPTS: i32 = 24;
 
@@ -173,9 +174,12 @@ impl Generator {
             self.check_train_fonts(split)?;
             groups.extend(cfg.assets.train_background_groups.iter().cloned());
         }
-        let (background_name, background) =
+        let (background_name, mut background) =
             self.assets.backgrounds.sample(split, &groups, &mut rng.fork(1), size)?;
         let augmenting = cfg.augment.enabled && split == Split::Train;
+        if augmenting && cfg.augment.clutter > 0.0 {
+            background = self.paint_clutter(background, split, index)?;
+        }
         let mut aug_rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, TAG_AUGMENT]);
         let mut family_rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, TAG_FAMILY]);
         let families: Vec<String> = classes
@@ -290,6 +294,46 @@ impl Generator {
             objects,
             audio: SceneAudio { sample_rate: cfg.clip.sample_rate, mix, stems },
         })
+    }
+
+    /// With probability `augment.clutter`, one or two clutter pictures (silent things that are
+    /// not instruments) painted onto a training scene's background, each 22-45 % of the frame
+    /// on its longer side, mirrored or rotated like the instruments, anywhere in the frame. Its
+    /// own random stream, so the rest of the scene is the same as without clutter.
+    fn paint_clutter(&self, background: image::RgbImage, split: Split, index: u64) -> Result<image::RgbImage> {
+        let cfg = &self.config;
+        let bank = &self.assets.clutter;
+        if bank.is_empty() {
+            return Err(DataError::Asset {
+                name: "clutter/".into(),
+                detail: "the plan asks for clutter (augment.clutter > 0) but the asset pack has no clutter pictures".into(),
+            });
+        }
+        let mut rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, TAG_CLUTTER]);
+        if !rng.chance(cfg.augment.clutter) {
+            return Ok(background);
+        }
+        let size = cfg.image_size;
+        let count = 1 + rng.below(2);
+        let mut placed = Vec::with_capacity(count);
+        for _ in 0..count {
+            let k = rng.below(bank.len());
+            let long = (rng.range_f32(0.22, 0.45) * size as f32).round().max(8.0) as u32;
+            let flip = rng.chance(0.5);
+            let mut picture = bank.render(k, long, flip).ok_or_else(|| DataError::Asset {
+                name: "clutter/".into(),
+                detail: format!("no clutter picture {k}"),
+            })?;
+            if cfg.augment.rotate_deg > 0.0 {
+                let r = cfg.augment.rotate_deg;
+                picture = rotate_rgba(&picture, rng.range_f32(-r, r));
+            }
+            let (w, h) = picture.dimensions();
+            let x = rng.below((size.saturating_sub(w) + 1) as usize) as u32;
+            let y = rng.below((size.saturating_sub(h) + 1) as usize) as u32;
+            placed.push(Placed { sprite: picture, x, y });
+        }
+        Ok(composite(&background, &placed).0)
     }
 
     /// The `k`-th source of a scene: a melody from the split's own stream (so validation and

@@ -8,6 +8,7 @@ pub mod assets;
 mod augment;
 pub mod ave_videos;
 pub mod backgrounds;
+pub mod clutter;
 mod compose;
 pub mod config;
 pub mod generator;

@@ -45,6 +45,12 @@ pub struct ObjectRecord {
     pub stem: Option<String>,
     /// The melody it plays (sounding objects).
     pub melody: Option<Melody>,
+    /// Picture family (art style) it is drawn in (empty in files written before it was recorded).
+    #[serde(default)]
+    pub family: String,
+    /// SoundFont its stem plays (sounding objects).
+    #[serde(default)]
+    pub font: Option<String>,
     /// Sprite variant.
     pub variant: u8,
     /// Mirrored.
@@ -97,6 +103,8 @@ impl SceneRecord {
                     mask: None,
                     stem: None,
                     melody: o.source.and_then(|k| scene.audio.stems.get(k)).map(|s| s.melody.clone()),
+                    family: o.family.clone(),
+                    font: o.source.and_then(|k| scene.audio.stems.get(k)).map(|s| s.font.clone()),
                     variant: o.variant,
                     flipped: o.flipped,
                     depth: o.depth,

@@ -137,6 +137,11 @@ impl SpriteBank {
     }
 }
 
+/// `img` with its colours premultiplied by alpha (no colour transform).
+pub(crate) fn premultiplied(img: &RgbaImage) -> RgbaImage {
+    recolor(img, &VARIANTS[0])
+}
+
 /// Applies a variant's colour transform and premultiplies alpha.
 fn recolor(img: &RgbaImage, v: &Variant) -> RgbaImage {
     let mut out = img.clone();

@@ -168,6 +168,36 @@ fn training_only_picture_families_appear_in_training_scenes_only() {
     assert!(matches!(err, DataError::Asset { .. }), "{err:?}");
 }
 
+/// Clutter (silent non-instrument pictures on the background) touches training frames alone:
+/// the objects, their boxes and masks and the audio are those of the same scene without it,
+/// some frames change, it is deterministic, and validation scenes never have it.
+#[test]
+fn clutter_paints_training_backgrounds_only() {
+    assert!(assets().clutter.len() >= 50, "clutter pictures: {}", assets().clutter.len());
+    let base = broad();
+    let mut with = base.clone();
+    with.augment.clutter = 1.0;
+    let (a, b) = (Generator::new(assets(), base).unwrap(), Generator::new(assets(), with).unwrap());
+    let mut changed = 0;
+    for i in 0..12 {
+        let (s, t) = (a.scene(Split::Train, i).unwrap(), b.scene(Split::Train, i).unwrap());
+        assert_eq!(s.audio.mix, t.audio.mix, "training scene {i}: audio changed");
+        assert_eq!(s.objects.len(), t.objects.len());
+        for (o, p) in s.objects.iter().zip(&t.objects) {
+            assert_eq!((o.class, o.bbox, &o.family), (p.class, p.bbox, &p.family), "scene {i}");
+            assert_eq!(o.mask, p.mask, "scene {i}: a mask changed");
+        }
+        changed += usize::from(s.image != t.image);
+        assert_eq!(t.image, b.scene(Split::Train, i).unwrap().image, "not deterministic");
+        assert_eq!(a.scene(Split::Val, i).unwrap().image, b.scene(Split::Val, i).unwrap().image);
+    }
+    assert_eq!(changed, 12, "clutter 1.0 must change every training frame");
+
+    let mut bad = broad();
+    bad.augment.clutter = 1.5;
+    assert!(matches!(Generator::new(assets(), bad).unwrap_err(), DataError::InvalidConfig(_)));
+}
+
 /// A no-class clip (a training negative) is audible, of the clip length, clipped to [-1, 1], a
 /// pure function of (seed, split, index), and differs between indices; with the AudioSet
 /// vocabulary some of them are instruments outside it, never silence.
