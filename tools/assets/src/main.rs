@@ -164,6 +164,17 @@ const EMOJI10: &[(&str, &str)] = &[
     ("violin", "violin"),
 ];
 
+/// The seven instrument emoji of the older and monochrome emoji sets (Noto v1, EmojiOne).
+const EMOJI7: &[(&str, &str)] = &[
+    ("acoustic_guitar", "guitar"),
+    ("drum", "drum"),
+    ("horn", "postal-horn"),
+    ("piano", "musical-keyboard"),
+    ("saxophone", "saxophone"),
+    ("trumpet", "trumpet"),
+    ("violin", "violin"),
+];
+
 const FAMILIES: &[Family] = &[
     Family {
         name: "twemoji",
@@ -250,15 +261,7 @@ const FAMILIES: &[Family] = &[
         source: "npm @iconify-json/noto-v1@1.2.5 (googlefonts/noto-emoji)",
         origin: Origin::Iconify("noto-v1"),
         legacy: false,
-        icons: &[
-            ("acoustic_guitar", "guitar"),
-            ("drum", "drum"),
-            ("horn", "postal-horn"),
-            ("piano", "musical-keyboard"),
-            ("saxophone", "saxophone"),
-            ("trumpet", "trumpet"),
-            ("violin", "violin"),
-        ],
+        icons: EMOJI7,
     },
     Family {
         name: "fluent_flat",
@@ -310,15 +313,7 @@ const FAMILIES: &[Family] = &[
         source: "npm @iconify-json/emojione@1.2.3 (EmojiTwo/emojitwo)",
         origin: Origin::Iconify("emojione"),
         legacy: false,
-        icons: &[
-            ("acoustic_guitar", "guitar"),
-            ("drum", "drum"),
-            ("horn", "postal-horn"),
-            ("piano", "musical-keyboard"),
-            ("saxophone", "saxophone"),
-            ("trumpet", "trumpet"),
-            ("violin", "violin"),
-        ],
+        icons: EMOJI7,
     },
     Family {
         name: "game_icons",
@@ -431,15 +426,7 @@ const FAMILIES: &[Family] = &[
         source: "npm @iconify/json@2.2.553 json/emojione-monotone.json (EmojiOne)",
         origin: Origin::Iconify("emojione-monotone"),
         legacy: false,
-        icons: &[
-            ("acoustic_guitar", "guitar"),
-            ("drum", "drum"),
-            ("horn", "postal-horn"),
-            ("piano", "musical-keyboard"),
-            ("saxophone", "saxophone"),
-            ("trumpet", "trumpet"),
-            ("violin", "violin"),
-        ],
+        icons: EMOJI7,
     },
     Family {
         name: "streamline_emojis",
