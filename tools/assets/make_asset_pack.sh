@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuilds av-data's committed asset pack, crates/av-data/assets/ (about 6.6 MB), from offline
+# Rebuilds av-data's committed asset pack, crates/av-data/assets/ (about 7.3 MB), from offline
 # sources. Never run by CI; run it by hand from the repository root after changing an instrument,
 # a sprite family, a font or a photo, then commit the result:
 #
