@@ -910,6 +910,7 @@ const CLUTTER_SETS: &[(&str, &str, &str)] = &[
 ];
 
 /// Things that make no sound of the vocabulary, under the same Iconify name in every clutter set.
+#[rustfmt::skip]
 const CLUTTER_NAMES: &[&str] = &[
     "dog", "cat", "bird", "horse", "cow", "rabbit", "duck", "owl", "man", "woman", "chair", "books",
     "bicycle", "umbrella", "camera", "backpack", "teddy-bear", "hammer", "scissors", "cactus",

@@ -7,10 +7,10 @@
 
 use std::path::Path;
 
-use image::{RgbaImage, imageops::FilterType};
+use image::RgbaImage;
 use serde::Deserialize;
 
-use crate::bench::sprites::premultiplied;
+use crate::bench::sprites::{premultiplied, scaled};
 use crate::error::{DataError, Result};
 
 #[derive(Deserialize)]
@@ -69,14 +69,6 @@ impl ClutterBank {
     /// Picture `k` scaled so that its longer side is `long_side` pixels, optionally mirrored;
     /// premultiplied RGBA. `None` when `k` is out of range.
     pub fn render(&self, k: usize, long_side: u32, flip: bool) -> Option<RgbaImage> {
-        let picture = self.pictures.get(k)?;
-        let (w, h) = picture.dimensions();
-        let s = long_side as f32 / w.max(h) as f32;
-        let (nw, nh) = (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1));
-        let mut out = image::imageops::resize(picture, nw, nh, FilterType::Triangle);
-        if flip {
-            image::imageops::flip_horizontal_in_place(&mut out);
-        }
-        Some(out)
+        self.pictures.get(k).map(|picture| scaled(picture, 1.0, long_side, flip))
     }
 }

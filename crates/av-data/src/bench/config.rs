@@ -342,7 +342,10 @@ impl BenchConfig {
         }
         let a = &self.augment;
         let probs = [a.greyscale, a.blur, a.pixel_noise, a.jpeg, a.eq, a.reverb, a.pitch, a.time_shift];
-        if probs.iter().chain([a.background_sound, a.mix_noise, a.sprite_style, a.clutter].iter()).any(|p| !(0.0..=1.0).contains(p))
+        if probs
+            .iter()
+            .chain([a.background_sound, a.mix_noise, a.sprite_style, a.clutter].iter())
+            .any(|p| !(0.0..=1.0).contains(p))
             || !(0.0..=90.0).contains(&a.rotate_deg)
             || !(0.0..1.0).contains(&a.color_jitter)
         {

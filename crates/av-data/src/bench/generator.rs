@@ -32,6 +32,8 @@ const TAG_FONT: u64 = 0xF0_4E7;
 const TAG_AUGMENT: u64 = 0xA06_3E47;
 /// Stream of the clips that hold no instrument of the vocabulary ([`Generator::no_class_clip`]).
 const TAG_NO_CLASS: u64 = 0x40C_1A55;
+/// Stream of the clutter painted onto training backgrounds
+/// ([`crate::bench::config::Augment::clutter`]).
 const TAG_CLUTTER: u64 = 0xC1_0773;
 /// Placement attempts before giving up (each retry after the 4th shrinks the sprites by 10 %).
 const MAX_ATTEMPTS: i32 = 24;
@@ -72,6 +74,13 @@ impl Generator {
     pub fn new(assets: Arc<AssetPack>, config: BenchConfig) -> Result<Generator> {
         config.validate()?;
         assets.check_selection(&config.assets)?;
+        if config.augment.clutter > 0.0 && assets.clutter.is_empty() {
+            return Err(DataError::Asset {
+                name: "clutter/".into(),
+                detail: "the plan asks for clutter (augment.clutter > 0) but the asset pack has no clutter pictures"
+                    .into(),
+            });
+        }
         // The note banks at the clip rate: every selected font, and the training-only ones the
         // pack or the cache has (a missing one is refused when a training scene needs it).
         let at_rate = |bank: &NoteBank| -> Result<NoteBank> {
@@ -300,15 +309,14 @@ impl Generator {
     /// not instruments) painted onto a training scene's background, each 22-45 % of the frame
     /// on its longer side, mirrored or rotated like the instruments, anywhere in the frame. Its
     /// own random stream, so the rest of the scene is the same as without clutter.
-    fn paint_clutter(&self, background: image::RgbImage, split: Split, index: u64) -> Result<image::RgbImage> {
+    fn paint_clutter(
+        &self,
+        background: image::RgbImage,
+        split: Split,
+        index: u64,
+    ) -> Result<image::RgbImage> {
         let cfg = &self.config;
         let bank = &self.assets.clutter;
-        if bank.is_empty() {
-            return Err(DataError::Asset {
-                name: "clutter/".into(),
-                detail: "the plan asks for clutter (augment.clutter > 0) but the asset pack has no clutter pictures".into(),
-            });
-        }
         let mut rng = SplitMix64::from_words(&[cfg.seed, split.index(), index, TAG_CLUTTER]);
         if !rng.chance(cfg.augment.clutter) {
             return Ok(background);

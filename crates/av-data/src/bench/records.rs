@@ -94,7 +94,8 @@ impl SceneRecord {
             objects: scene
                 .objects
                 .iter()
-                .map(|o| ObjectRecord {
+                .map(|o| (o, o.source.and_then(|k| scene.audio.stems.get(k))))
+                .map(|(o, stem)| ObjectRecord {
                     instrument: o.instrument,
                     class: o.class,
                     sounding: o.sounding,
@@ -102,9 +103,9 @@ impl SceneRecord {
                     mask_pixels: o.mask.count(),
                     mask: None,
                     stem: None,
-                    melody: o.source.and_then(|k| scene.audio.stems.get(k)).map(|s| s.melody.clone()),
+                    melody: stem.map(|s| s.melody.clone()),
                     family: o.family.clone(),
-                    font: o.source.and_then(|k| scene.audio.stems.get(k)).map(|s| s.font.clone()),
+                    font: stem.map(|s| s.font.clone()),
                     variant: o.variant,
                     flipped: o.flipped,
                     depth: o.depth,

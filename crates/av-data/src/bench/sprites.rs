@@ -124,17 +124,22 @@ impl SpriteBank {
                 name: format!("sprites/{family}/{inst}"),
                 detail: format!("no such sprite or no variant {variant}"),
             })?;
-        let aspect = VARIANTS[usize::from(variant)].aspect;
-        let (w, h) = sprite.dimensions();
-        let (w, h) = (w as f32 * aspect, h as f32);
-        let s = long_side as f32 / w.max(h);
-        let (nw, nh) = (((w * s).round() as u32).max(1), ((h * s).round() as u32).max(1));
-        let mut out = image::imageops::resize(sprite, nw, nh, FilterType::Triangle);
-        if flip {
-            image::imageops::flip_horizontal_in_place(&mut out);
-        }
-        Ok(out)
+        Ok(scaled(sprite, VARIANTS[usize::from(variant)].aspect, long_side, flip))
     }
+}
+
+/// `img` with its width stretched by `aspect`, scaled so that its longer side is `long_side`
+/// pixels (at least 1 x 1), optionally mirrored left-right.
+pub(crate) fn scaled(img: &RgbaImage, aspect: f32, long_side: u32, flip: bool) -> RgbaImage {
+    let (w, h) = img.dimensions();
+    let (w, h) = (w as f32 * aspect, h as f32);
+    let s = long_side as f32 / w.max(h);
+    let (nw, nh) = (((w * s).round() as u32).max(1), ((h * s).round() as u32).max(1));
+    let mut out = image::imageops::resize(img, nw, nh, FilterType::Triangle);
+    if flip {
+        image::imageops::flip_horizontal_in_place(&mut out);
+    }
+    out
 }
 
 /// `img` with its colours premultiplied by alpha (no colour transform).
