@@ -3,7 +3,6 @@
 //! vectors.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::{log_sigmoid, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{finite, non_empty, shape};
@@ -184,10 +183,12 @@ const EXCLUDED_LOGIT: f32 = -1e4;
 /// `loss(i, c) = -log softmax(logits)[j = i]`; the loss is the mean over anchors (a plain 0,
 /// never NaN, without anchors; an anchor without negatives contributes 0).
 ///
-/// Batched: one `[N C, D] x [D, N P]` product gives all similarities; the log-sum-exp over the
-/// valid logits subtracts the (detached) row maximum and multiplies excluded terms by 0. The
-/// soft masks are evaluated in the log domain and rescaled by their maximum, so `Σ_p m_p` never
-/// underflows to 0. Differentiable with respect to `g_a` and `g_v`; labels and masks are
+/// Batched: one `[N C, D] x [D, N P]` product gives all similarities (and, for the background
+/// and cross-class negatives, one `[C, D] x [D, P]` product per clip its own); the log-sum-exp
+/// over the valid logits subtracts the (detached) row maximum and multiplies excluded terms by 0.
+/// The soft masks are rescaled by their maximum (and evaluated in the log domain for sharp
+/// settings), so `Σ_p m_p` never underflows to 0; each tri-map score is one fused operation
+/// ([`av_kernels::soft_masked_mean`]). Differentiable with respect to `g_a` and `g_v`; labels and masks are
 /// constants. Logits below `-1e4` (only possible with `τ < 1e-4`) are not supported.
 ///
 /// # Shapes
@@ -261,8 +262,8 @@ pub fn position_contrastive_loss_with_cams(
     let sim =
         g_a.clone().reshape([m, d]).matmul(g_v.clone().reshape([n * p, d]).transpose()).reshape([m, n, p]);
     let score = match config.score {
-        PositionScore::Max => sim.clone().max_dim(2).reshape([m, n]),
-        PositionScore::SoftTriMap { eps_pos, soft } => soft_masked_mean(sim.clone(), eps_pos, soft, false),
+        PositionScore::Max => sim.max_dim(2).reshape([m, n]),
+        PositionScore::SoftTriMap { eps_pos, soft } => soft_masked_mean(sim, eps_pos, soft, false),
     };
 
     // Constant masks, [M, N]: the own clip, and the negatives (other clips not showing class c).
@@ -284,13 +285,18 @@ pub fn position_contrastive_loss_with_cams(
     let positive = (logits.clone() * own.clone()).sum_dim(1); // [M, 1]
     let mut valid = own.clone() + negatives;
     let mut logits = logits;
-    if let Some(BackgroundNegative { eps_neg, soft }) = config.background_negative {
-        let background = (soft_masked_mean(sim, eps_neg, soft, true) * own.clone()).sum_dim(1); // [M, 1]
+    // Each anchor against its own clip only, [N, C, P]: the background and cross-class negatives.
+    let own_sim = (config.background_negative.is_some() || cross_class.is_some())
+        .then(|| g_a.clone().matmul(g_v.clone().swap_dims(1, 2)));
+    if let (Some(BackgroundNegative { eps_neg, soft }), Some(own_sim)) =
+        (config.background_negative, &own_sim)
+    {
+        let background = soft_masked_mean(own_sim.clone().reshape([m, 1, p]), eps_neg, soft, true); // [M, 1]
         logits = Tensor::cat(vec![logits, background.mul_scalar(inv_t)], 1);
         valid = Tensor::cat(vec![valid, Tensor::<2>::ones([m, 1], &device)], 1);
     }
-    if let Some((CrossClassNegative { cam_floor }, cams)) = cross_class {
-        let (cross, shown) = cross_class_logits(&g_a, &g_v, cams, &visual_labels, config, cam_floor);
+    if let (Some((CrossClassNegative { cam_floor }, cams)), Some(own_sim)) = (cross_class, own_sim) {
+        let (cross, shown) = cross_class_logits(own_sim, cams, &visual_labels, config, cam_floor);
         logits = Tensor::cat(vec![logits, cross.mul_scalar(inv_t)], 1);
         valid = Tensor::cat(vec![valid, shown], 1);
     }
@@ -310,22 +316,22 @@ pub fn position_contrastive_loss_with_cams(
 /// The cross-class negatives of every anchor row `(i, c)`: `[M, C]` scores (row `(i, c)`,
 /// column `c'`: the CAM-weighted mean similarity of `g_a[i, c]` over frame `i`'s positions where
 /// class `c'` is seen) and their validity (`c' != c`, shown in frame `i`, CAM above the floor).
+/// `own [N, C, P]` holds the similarities `<g_a[i, c], g_v[i, p]>` of every anchor with its own
+/// clip.
 fn cross_class_logits(
-    g_a: &Tensor<3>,
-    g_v: &Tensor<3>,
+    own: Tensor<3>,
     cams: Tensor<3>,
     visual_labels: &Tensor<2>,
     config: &PositionLossConfig,
     cam_floor: f32,
 ) -> (Tensor<2>, Tensor<2>) {
-    let [n, c, _] = g_a.dims();
-    let device = g_a.device();
+    let [n, c, _] = own.dims();
+    let device = own.device();
     let cams = cams.detach().clamp_min(0.0);
     let peak = cams.clone().max_dim(2).clamp_min(f32::MIN_POSITIVE); // [N, C, 1]
     let w = (cams / peak).sub_scalar(cam_floor).clamp_min(0.0); // [N, C', P]
     let total = w.clone().sum_dim(2); // [N, C', 1]
     let weights = w / total.clone().clamp_min(f32::MIN_POSITIVE);
-    let own = g_a.clone().matmul(g_v.clone().swap_dims(1, 2)); // [N, C, P]
     let cross = own.matmul(weights.swap_dims(1, 2)); // [N, C, C']
     let other = Tensor::<2>::eye(c, &device).neg().add_scalar(1.0).reshape([1, c, c]);
     let shown =
@@ -335,32 +341,19 @@ fn cross_class_logits(
     (cross.reshape([n * c, c]), valid.reshape([n * c, c]))
 }
 
-/// Largest `|z|` for which `σ(z)` is a normal `f32` (`σ(-80) ≈ 1.8e-35`): below it the mask is
-/// a plain sigmoid divided by its maximum.
-const SIGMOID_SAFE: f32 = 80.0;
-
 /// `Σ_p w_p s_p / Σ_p w_p` over the last axis with the detached soft mask
 /// `w_p = σ(±(s_p - eps) / soft)` (`-` for the background complement `1 - σ(·)`), rescaled by
 /// its maximum over `p` (the same ratio, but the denominator is at least 1). `[M, N, P]` ->
 /// `[M, N]`.
 ///
-/// For similarities of unit vectors (`|s| <= 1`) and settings with `(1 + |eps|) / soft` at most
-/// [`SIGMOID_SAFE`], `σ` cannot underflow, so the mask is `σ(z) / max_p σ(z)` (one `exp` per
-/// element; `z` is clamped to `±80`, which those inputs never reach). Otherwise it is evaluated
-/// as `exp(log σ(z) - max_p log σ(z))`, which never underflows to an all-zero row but costs a
-/// `log1p` and two `exp` per element (a quarter of this loss's time on the CPU).
+/// One fused operation with its own backward ([`av_kernels::soft_masked_mean`]; a dozen tensor
+/// operations each way before). For similarities of unit vectors (`|s| <= 1`) and settings with
+/// `(1 + |eps|) / soft` at most [`av_kernels::masked_mean::SIGMOID_SAFE`] (80), `σ` cannot
+/// underflow, so the mask is `σ(z) / max_p σ(z)` (`z` clamped to `±80`, which those inputs never
+/// reach). Otherwise it is evaluated as `exp(log σ(z) - max_p log σ(z))`, which never underflows
+/// to an all-zero row but costs a `log1p` and two `exp` per element.
 fn soft_masked_mean(sim: Tensor<3>, eps: f32, soft: f32, complement: bool) -> Tensor<2> {
-    let [m, n, _] = sim.dims();
-    let z = sim.clone().detach().sub_scalar(eps).div_scalar(soft);
-    let z = if complement { z.neg() } else { z };
-    let w = if (1.0 + eps.abs()) / soft <= SIGMOID_SAFE {
-        let s = sigmoid(z.clamp(-SIGMOID_SAFE, SIGMOID_SAFE));
-        s.clone() / s.max_dim(2)
-    } else {
-        let log_w = log_sigmoid(z);
-        (log_w.clone() - log_w.max_dim(2)).exp()
-    };
-    ((sim * w.clone()).sum_dim(2) / w.sum_dim(2)).reshape([m, n])
+    av_kernels::soft_masked_mean(sim, eps, soft, complement)
 }
 
 fn in_unit_range(labels: &Tensor<2>, what: &'static str) -> Result<()> {

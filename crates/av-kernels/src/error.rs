@@ -12,6 +12,9 @@ pub enum KernelError {
     /// dimensions or an empty tensor).
     #[error("invalid tensor shape: {0}")]
     Shape(String),
+    /// A setting of an operation is impossible (a soft mask's width that is not `> 0`, ...).
+    #[error("invalid setting: {0}")]
+    Setting(String),
     /// A buffer does not hold the number of elements its shape says.
     #[error("{name}: expected {expected} elements for its shape, got {actual}")]
     BufferLength {

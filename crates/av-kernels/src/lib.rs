@@ -18,10 +18,13 @@
 //!   generic version makes about five full passes forward and ten backward), same routing.
 //! * [`pool`] / [`PoolKernels`]: max pooling with each window's range computed once per plane
 //!   (Burn's generic 3-D loop took a quarter of the compact audio trunk's forward pass).
+//! * [`masked_mean`] / [`MaskedMeanKernels`]: the soft-masked mean of similarity rows (LVS's
+//!   tri-map score, av-alignment's per-position loss) as one operation with a hand-written
+//!   backward, where the tensor version made a dozen passes each way.
 //! * [`keys`] / [`KeyKernels`]: per-image content keys (XXH3-128) hashed in the tensor's own
 //!   buffer on flex, for caches of per-image results.
 //! * [`conv2d`] / [`conv2d_module`] / [`batch_norm_module`] / [`max_pool2d_module`] /
-//!   [`image_keys`]: the `Tensor`-level entry points models call.
+//!   [`image_keys`] / [`soft_masked_mean`]: the `Tensor`-level entry points models call.
 //!
 //! ```
 //! use burn::nn::conv::Conv2dConfig;
@@ -40,6 +43,8 @@ mod error;
 mod extension;
 mod key_extension;
 pub mod keys;
+pub mod masked_mean;
+mod masked_mean_extension;
 pub mod norm;
 mod norm_extension;
 pub mod pool;
@@ -49,6 +54,9 @@ mod tensor_api;
 pub use error::KernelError;
 pub use extension::ConvKernels;
 pub use key_extension::KeyKernels;
+pub use masked_mean_extension::MaskedMeanKernels;
 pub use norm_extension::NormKernels;
 pub use pool_extension::PoolKernels;
-pub use tensor_api::{batch_norm_module, conv2d, conv2d_module, image_keys, max_pool2d_module};
+pub use tensor_api::{
+    batch_norm_module, conv2d, conv2d_module, image_keys, max_pool2d_module, soft_masked_mean,
+};

@@ -7,7 +7,7 @@ use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 
-use crate::{ConvKernels, KeyKernels, NormKernels, PoolKernels};
+use crate::{ConvKernels, KeyKernels, MaskedMeanKernels, NormKernels, PoolKernels};
 
 /// `conv2d(x, weight) + bias`, PyTorch semantics, through [`ConvKernels`] (av-align's kernels
 /// on flex, Burn's elsewhere). Differentiable on autodiff devices.
@@ -147,4 +147,32 @@ pub fn image_keys<const D: usize>(x: Tensor<D>, seed: u64) -> Option<Vec<u128>> 
     }
     let data = x.into_data().convert::<f32>();
     crate::keys::image_keys(data.as_slice::<f32>().ok()?, images, seed).ok()
+}
+
+/// The soft-masked mean over the positions (LVS's tri-map score) through
+/// [`MaskedMeanKernels`]: `out[a, b] = Σ_p w_p s_p / Σ_p w_p` with the detached mask
+/// `w_p = σ(±(s_p - eps) / soft)` (`-` when `complement`: `1 - σ((s_p - eps) / soft)`),
+/// rescaled by its maximum over `p`. When `(1 + |eps|) / soft` is at most
+/// [`crate::masked_mean::SIGMOID_SAFE`] the mask is `σ(clamp(z, ±80))`, otherwise it is
+/// evaluated in the log domain and never underflows ([`crate::masked_mean`]). One fused
+/// operation on flex (f32); Burn's tensor primitives elsewhere. Differentiable with respect to
+/// `sim` on autodiff devices: `d sim[a, b, p] = d out[a, b] w_p / Σ_q w_q`.
+///
+/// `eps` and `soft` are in similarity units, `soft > 0` (other settings, and non-`f32`
+/// tensors, go to Burn's primitives, which compute the formula as written). Without positions
+/// (`P = 0`) every output is NaN.
+///
+/// # Shapes
+/// `sim`: `[A, B, P]` -> `[A, B]`.
+pub fn soft_masked_mean(sim: Tensor<3>, eps: f32, soft: f32, complement: bool) -> Tensor<2> {
+    let [a, b, p] = sim.dims();
+    if p == 0 {
+        return Tensor::full([a, b], f32::NAN, &sim.device());
+    }
+    Tensor::from_dispatch(<Dispatch as MaskedMeanKernels>::av_soft_masked_mean(
+        sim.into_dispatch(),
+        eps,
+        soft,
+        complement,
+    ))
 }

@@ -5,3 +5,4 @@ mod batch_norm_parity;
 mod burn_parity;
 mod image_keys;
 mod max_pool_parity;
+mod soft_masked_mean_parity;
