@@ -112,6 +112,9 @@ impl AvModelConfig {
         }
         if let Some(p) = &self.pretrained_visual {
             p.trunk().validate().map_err(|e| crate::Error::Config(e.to_string()))?;
+            if p.neck_hidden == Some(0) {
+                return bad("pretrained_visual.neck_hidden must be > 0 when set".into());
+            }
         }
         if self.audio.base_width == 0
             || self.visual.base_width == 0

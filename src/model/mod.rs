@@ -44,8 +44,8 @@ pub use localize::{
 pub use network::{AvFeatures, AvModel, ClassEmbeddings, centre_positions};
 pub use objective::{Batch, LossValues, Method, ObjectiveConfig, Stage};
 pub use pretrained_visual::{
-    EFFICIENTNET_LITE0_FILE, PretrainedVisual, PretrainedVisualConfig, TrunkCache, pretrained_weights_in,
-    pretrained_weights_path,
+    EFFICIENTNET_LITE0_FILE, NeckLayer, PretrainedVisual, PretrainedVisualConfig, TrunkCache,
+    pretrained_weights_in, pretrained_weights_path,
 };
 
 /// A tensor's values as `f32`, row-major (for reading small results back to the host).

@@ -41,6 +41,11 @@ pub struct PretrainedVisualConfig {
     /// Largest size of the trunk cache, in MB of cached maps (0: no cache).
     #[config(default = 2048)]
     pub cache_mb: usize,
+    /// Width of a hidden layer in the neck: `Some(h)` puts a 1x1 convolution to `h` channels,
+    /// batch norm and ReLU before the neck's last 1x1 convolution, so the trainable part of
+    /// the visual stream is a two-layer MLP per position instead of one linear map. `None` (one
+    /// layer; configurations written before it existed) by default.
+    pub neck_hidden: Option<usize>,
 }
 
 impl PretrainedVisualConfig {
@@ -53,15 +58,28 @@ impl PretrainedVisualConfig {
     /// [`PretrainedVisual::load_trunk`]) and a neck to `channels`.
     pub fn init(&self, channels: usize, device: &Device) -> PretrainedVisual {
         let trunk = self.trunk();
+        let neck_hidden = self.neck_hidden.map(|h| NeckLayer {
+            conv: Conv2dConfig::new([trunk.out_channels(), h], [1, 1]).with_bias(false).init(device),
+            bn: BatchNormConfig::new(h).init(device),
+        });
+        let neck_in = self.neck_hidden.unwrap_or(trunk.out_channels());
         PretrainedVisual {
             trunk: trunk.init(device),
-            neck_conv: Conv2dConfig::new([trunk.out_channels(), channels], [1, 1])
-                .with_bias(false)
-                .init(device),
+            neck_hidden,
+            neck_conv: Conv2dConfig::new([neck_in, channels], [1, 1]).with_bias(false).init(device),
             neck_bn: BatchNormConfig::new(channels).init(device),
             cache: TrunkCache::new(self.cache_mb.saturating_mul(1 << 20) / 4),
         }
     }
+}
+
+/// One hidden layer of the neck: 1x1 convolution, batch norm (then ReLU).
+#[derive(Module, Debug)]
+pub struct NeckLayer {
+    /// 1x1 convolution from the trunk's channels to the hidden width.
+    pub conv: Conv2d,
+    /// Batch norm after it.
+    pub bn: BatchNorm,
 }
 
 /// Frozen EfficientNet-Lite trunk, trainable neck, trunk cache.
@@ -69,7 +87,9 @@ impl PretrainedVisualConfig {
 pub struct PretrainedVisual {
     /// The frozen ImageNet trunk.
     pub trunk: EfficientNetLite,
-    /// 1x1 convolution from the trunk's channels to the model's `K`.
+    /// The neck's hidden layer ([`PretrainedVisualConfig::neck_hidden`]), if any.
+    pub neck_hidden: Option<NeckLayer>,
+    /// 1x1 convolution from the trunk's channels (or the hidden layer's) to the model's `K`.
     pub neck_conv: Conv2d,
     /// Batch norm after it (then ReLU).
     pub neck_bn: BatchNorm,
@@ -99,7 +119,11 @@ impl PretrainedVisual {
         let device = frames.device();
         let trunk_out = self.trunk_output(frames.without_autodiff());
         let trunk_out = if device.is_autodiff() { trunk_out.autodiff() } else { trunk_out };
-        relu(batch_norm_module(&self.neck_bn, conv2d_module(&self.neck_conv, trunk_out)))
+        let neck_in = match &self.neck_hidden {
+            Some(layer) => relu(batch_norm_module(&layer.bn, conv2d_module(&layer.conv, trunk_out))),
+            None => trunk_out,
+        };
+        relu(batch_norm_module(&self.neck_bn, conv2d_module(&self.neck_conv, neck_in)))
     }
 
     /// The frozen trunk on frames without autodiff, through the cache.

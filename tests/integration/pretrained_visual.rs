@@ -116,3 +116,43 @@ fn missing_pretrained_weights_are_a_typed_error_naming_the_fetch_script() {
         other => panic!("expected a config error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_two_layer_neck_trains_both_layers_and_round_trips() {
+    let mut c = config(0);
+    if let Some(p) = c.pretrained_visual.as_mut() {
+        p.neck_hidden = Some(24);
+    }
+    let device = Device::flex().autodiff();
+    let model = c.init(&device).unwrap();
+    let p = model.pretrained_visual.as_ref().unwrap();
+    let hidden = p.neck_hidden.as_ref().expect("the hidden layer is built");
+    assert_eq!(hidden.conv.weight.dims(), [24, 192, 1, 1]);
+    assert_eq!(p.neck_conv.weight.dims(), [32, 24, 1, 1]);
+    let batch = Batch {
+        frames: Tensor::random([3, 3, 64, 64], Distribution::Default, &device),
+        logmels: Tensor::random([3, 1, 32, 32], Distribution::Default, &device),
+        labels_a: Tensor::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], &device),
+        labels_v: Tensor::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], &device),
+    };
+    let objective = ObjectiveConfig { stage: Stage::Two, ..ObjectiveConfig::default() };
+    let (loss, _) = model.objective(&batch, &objective).unwrap();
+    let grads = loss.backward();
+    assert!(p.trunk.conv_stem.weight.grad(&grads).is_none(), "the trunk stays frozen");
+    let g = hidden.conv.weight.grad(&grads).expect("the hidden layer trains");
+    assert!(values(g).iter().any(|v| *v != 0.0));
+    // Saved and loaded on the inner device, the maps agree.
+    let device = Device::flex();
+    let model = c.init(&device).unwrap();
+    let dir = tmp("pretrained_neck_hidden");
+    save_model(&model, &c, &dir).unwrap();
+    let (loaded, loaded_config) = load_model(&dir, &device).unwrap();
+    assert_eq!(loaded_config.pretrained_visual.as_ref().and_then(|p| p.neck_hidden), Some(24));
+    let frames = Tensor::<4>::random([2, 3, 64, 64], Distribution::Default, &device);
+    assert_eq!(values(model.visual_map(frames.clone()).unwrap()), values(loaded.visual_map(frames).unwrap()));
+    // A zero-width hidden layer is refused.
+    if let Some(p) = c.pretrained_visual.as_mut() {
+        p.neck_hidden = Some(0);
+    }
+    assert!(matches!(c.validate(), Err(Error::Config(_))));
+}
