@@ -83,6 +83,41 @@ fn step_bench_with(
     group.finish();
 }
 
+/// The shipped plan's per-position term alone (LVS tri-map positive and background negative),
+/// forward and backward at the step's shapes: 16 clips, 15 classes, 64-d unit embeddings, 8x8
+/// positions (`[240, 16, 64]` similarities).
+fn position_loss_bench(c: &mut Criterion, label: &str, objective: ObjectiveConfig, device: &Device) {
+    use av_align::alignment::position_contrastive_loss;
+    let Some(config) = objective.position else { return };
+    let ad = device.clone().autodiff();
+    let unit = |dims: [usize; 3]| {
+        let t = Tensor::<3>::random(dims, Distribution::Normal(0.0, 1.0), &ad);
+        let norm = t.clone().powf_scalar(2.0).sum_dim(2).sqrt();
+        (t / norm).detach().require_grad()
+    };
+    let (g_a, g_v) = (unit([16, 15, 64]), unit([16, 64, 64]));
+    let labels = |p: f64| Tensor::<2>::random([16, 15], Distribution::Bernoulli(p), &ad);
+    let (labels_a, labels_v) = (labels(0.15), labels(0.2));
+    let mut group = c.benchmark_group("model");
+    group.sample_size(20).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(10));
+    group.bench_function(format!("{label}/position_loss_shipped_b16"), |bencher| {
+        bencher.iter(|| {
+            let loss = position_contrastive_loss(
+                g_a.clone(),
+                g_v.clone(),
+                labels_a.clone(),
+                labels_v.clone(),
+                &config,
+            )
+            .expect("valid inputs")
+            .loss;
+            let grads = loss.backward();
+            black_box(g_v.grad(&grads).map(|g| g.into_data()))
+        })
+    });
+    group.finish();
+}
+
 /// Localization of one image + clip end to end from decoded data: a 5-s mono clip at 22 050 Hz
 /// and a 320x240 RGB frame (what `symphonia` / `image` hand over) go through the paper log-mel,
 /// the reference bilinear resize to 256x256, ImageNet normalisation, both trunks, Eq. 8 maps,
@@ -153,6 +188,7 @@ pub fn benches(c: &mut Criterion) {
     step_bench_with(c, &format!("{label}/stage2_step_shipped_b16"), shipped.clone(), objective, &device);
     let nopos = ObjectiveConfig { position: None, ..objective };
     step_bench_with(c, &format!("{label}/stage2_step_shipped_nopos_b16"), shipped, nopos, &device);
+    position_loss_bench(c, label, objective, &device);
 
     let mut group = c.benchmark_group("model");
     group.sample_size(20).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(15));
