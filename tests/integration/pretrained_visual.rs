@@ -23,6 +23,19 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
 }
 
+/// The gradients of one stage-2 objective on three random frames and clips (3 classes).
+fn stage_two_gradients(model: &av_align::model::AvModel, device: &Device) -> burn::tensor::Gradients {
+    let batch = Batch {
+        frames: Tensor::random([3, 3, 64, 64], Distribution::Default, device),
+        logmels: Tensor::random([3, 1, 32, 32], Distribution::Default, device),
+        labels_a: Tensor::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], device),
+        labels_v: Tensor::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], device),
+    };
+    let objective = ObjectiveConfig { stage: Stage::Two, ..ObjectiveConfig::default() };
+    let (loss, _) = model.objective(&batch, &objective).unwrap();
+    loss.backward()
+}
+
 #[test]
 fn the_pretrained_stream_maps_at_stride_32_with_the_audio_width_and_no_resnet() {
     let device = Device::flex();
@@ -41,15 +54,7 @@ fn the_pretrained_stream_maps_at_stride_32_with_the_audio_width_and_no_resnet() 
 fn training_moves_the_neck_and_heads_but_never_the_trunk() {
     let device = Device::flex().autodiff();
     let model = config(64).init(&device).unwrap();
-    let batch = Batch {
-        frames: Tensor::random([3, 3, 64, 64], Distribution::Default, &device),
-        logmels: Tensor::random([3, 1, 32, 32], Distribution::Default, &device),
-        labels_a: Tensor::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], &device),
-        labels_v: Tensor::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], &device),
-    };
-    let objective = ObjectiveConfig { stage: Stage::Two, ..ObjectiveConfig::default() };
-    let (loss, _) = model.objective(&batch, &objective).unwrap();
-    let grads = loss.backward();
+    let grads = stage_two_gradients(&model, &device);
     let p = model.pretrained_visual.as_ref().unwrap();
     assert!(p.trunk.conv_stem.weight.grad(&grads).is_none(), "the trunk is frozen");
     assert!(p.trunk.blocks[5].project_conv.weight.grad(&grads).is_none());
@@ -129,15 +134,7 @@ fn a_two_layer_neck_trains_both_layers_and_round_trips() {
     let hidden = p.neck_hidden.as_ref().expect("the hidden layer is built");
     assert_eq!(hidden.conv.weight.dims(), [24, 192, 1, 1]);
     assert_eq!(p.neck_conv.weight.dims(), [32, 24, 1, 1]);
-    let batch = Batch {
-        frames: Tensor::random([3, 3, 64, 64], Distribution::Default, &device),
-        logmels: Tensor::random([3, 1, 32, 32], Distribution::Default, &device),
-        labels_a: Tensor::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], &device),
-        labels_v: Tensor::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], &device),
-    };
-    let objective = ObjectiveConfig { stage: Stage::Two, ..ObjectiveConfig::default() };
-    let (loss, _) = model.objective(&batch, &objective).unwrap();
-    let grads = loss.backward();
+    let grads = stage_two_gradients(&model, &device);
     assert!(p.trunk.conv_stem.weight.grad(&grads).is_none(), "the trunk stays frozen");
     let g = hidden.conv.weight.grad(&grads).expect("the hidden layer trains");
     assert!(values(g).iter().any(|v| *v != 0.0));
