@@ -23,6 +23,8 @@
 //!   backward, where the tensor version made a dozen passes each way.
 //! * [`keys`] / [`KeyKernels`]: per-image content keys (XXH3-128) hashed in the tensor's own
 //!   buffer on flex, for caches of per-image results.
+//! * [`upper_state`]: the `vzeroupper` after faer's assembly GEMM kernels, without which
+//!   every later legacy-SSE instruction of the thread runs many times slower on Intel.
 //! * [`conv2d`] / [`conv2d_module`] / [`batch_norm_module`] / [`max_pool2d_module`] /
 //!   [`image_keys`] / [`soft_masked_mean`]: the `Tensor`-level entry points models call.
 //!
@@ -50,6 +52,7 @@ mod norm_extension;
 pub mod pool;
 mod pool_extension;
 mod tensor_api;
+pub mod upper_state;
 
 pub use error::KernelError;
 pub use extension::ConvKernels;

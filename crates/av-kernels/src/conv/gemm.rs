@@ -1,5 +1,6 @@
 //! The matrix products of the convolution, through faer's packed GEMM (AVX2 / AVX-512 kernels
-//! picked at run time), so no SIMD code lives here.
+//! picked at run time), so no SIMD code lives here; each product ends by clearing the upper
+//! register halves faer's kernels leave in use ([`crate::upper_state`]).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -25,4 +26,7 @@ pub(crate) fn gemm(
     let accum = if accumulate { Accum::Add } else { Accum::Replace };
     let par = if threads <= 1 { Par::Seq } else { Par::rayon(threads) };
     matmul(dst, accum, lhs, rhs, 1.0f32, par);
+    // faer's assembly kernels leave the upper register halves in use, which slows every later
+    // legacy-SSE instruction on Intel (crate::upper_state).
+    crate::upper_state::after_gemm(threads > 1);
 }

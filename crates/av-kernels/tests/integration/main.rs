@@ -6,3 +6,4 @@ mod burn_parity;
 mod image_keys;
 mod max_pool_parity;
 mod soft_masked_mean_parity;
+mod upper_state;
