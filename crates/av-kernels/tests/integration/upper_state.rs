@@ -60,3 +60,35 @@ fn convolutions_leave_the_upper_register_halves_clean_on_every_thread() {
         }
     }
 }
+
+/// The same after a small training step through Burn on flex: this crate's convolution, batch
+/// norm and pooling, Burn's own matrix products (the `gemm` crate) and their gradients.
+#[cfg(feature = "flex")]
+#[test]
+fn a_training_step_through_burn_leaves_the_upper_register_halves_clean() {
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::{BatchNormConfig, LinearConfig};
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    if !std::arch::is_x86_feature_detected!("avx2") || in_use().is_none() {
+        return;
+    }
+    let device = Device::flex().autodiff();
+    let conv = Conv2dConfig::new([32, 64], [3, 3]).init(&device);
+    let norm = BatchNormConfig::new(64).init(&device);
+    let linear = LinearConfig::new(64, 128).init(&device);
+    let x = Tensor::<4>::random([8, 32, 20, 20], Distribution::Default, &device).require_grad();
+    let y = av_kernels::batch_norm_module(&norm, av_kernels::conv2d_module(&conv, x.clone()));
+    let pooled = av_kernels::max_pool2d_module(&burn::nn::pool::MaxPool2dConfig::new([2, 2]).init(), y);
+    let [n, c, h, w] = pooled.dims();
+    let features = pooled.reshape([n, c, h * w]).swap_dims(1, 2);
+    let loss = linear.forward(features).powf_scalar(2.0).mean();
+    let grads = loss.backward();
+    assert!(x.grad(&grads).is_some());
+    let here = in_use().expect("checked above");
+    let pool: Vec<u64> = rayon::broadcast(|_| in_use().expect("checked above"));
+    assert_eq!(here & UPPER_HALVES, 0, "calling thread XINUSE {here:#x}");
+    for (i, bits) in pool.iter().enumerate() {
+        assert_eq!(bits & UPPER_HALVES, 0, "rayon thread {i} XINUSE {bits:#x}");
+    }
+}
