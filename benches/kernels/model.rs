@@ -28,10 +28,11 @@ fn step_bench(c: &mut Criterion, group_name: &str, config: AvModelConfig, device
     step_bench_with(c, group_name, config, objective, device);
 }
 
-/// The model and stage-2 objective of the plan the shipped localizer is trained with
-/// (`tools/plans/broad_pretrained_best.json`: frozen EfficientNet-Lite0 trunk behind a trunk
-/// cache, 1x1 neck, compact audio ResNet, 15 classes, the per-position term).
-fn shipped_plan() -> (AvModelConfig, ObjectiveConfig) {
+/// The model and stage-2 objective of a localization plan in `tools/plans/`: `broad_pretrained_best`
+/// (frozen EfficientNet-Lite0 trunk behind a trunk cache, 1x1 neck, compact audio ResNet, 15
+/// classes, the per-position term; the shipped localizer's plan until 2026-12-08) or
+/// `broad_pretrained_best_neck_timgm` (the same with a two-layer neck: the shipped plan since).
+fn localization_plan(name: &str) -> (AvModelConfig, ObjectiveConfig) {
     #[derive(serde::Deserialize)]
     struct Stage2 {
         objective: ObjectiveConfig,
@@ -41,8 +42,8 @@ fn shipped_plan() -> (AvModelConfig, ObjectiveConfig) {
         model: AvModelConfig,
         stage2: Stage2,
     }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/plans/broad_pretrained_best.json");
-    let text = std::fs::read_to_string(path).expect("the shipped plan");
+    let path = format!("{}/tools/plans/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("a plan of tools/plans");
     let plan: Plan = serde_json::from_str(&text).expect("a valid plan");
     (plan.model, plan.stage2.objective)
 }
@@ -184,10 +185,12 @@ pub fn benches(c: &mut Criterion) {
     // are the same every step, so after the warm-up every step reads the trunk cache, as
     // training does from its second epoch on; the `_nopos` variant leaves out the per-position
     // term, which is the work `tools/peers/pretrained_step.py` does in PyTorch.
-    let (shipped, objective) = shipped_plan();
+    let (shipped, objective) = localization_plan("broad_pretrained_best");
     step_bench_with(c, &format!("{label}/stage2_step_shipped_b16"), shipped.clone(), objective, &device);
     let nopos = ObjectiveConfig { position: None, ..objective };
     step_bench_with(c, &format!("{label}/stage2_step_shipped_nopos_b16"), shipped, nopos, &device);
+    let (neck, neck_objective) = localization_plan("broad_pretrained_best_neck_timgm");
+    step_bench_with(c, &format!("{label}/stage2_step_shipped_neck_b16"), neck, neck_objective, &device);
     position_loss_bench(c, label, objective, &device);
 
     let mut group = c.benchmark_group("model");

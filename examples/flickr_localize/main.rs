@@ -1,7 +1,7 @@
 //! The main job: sound source localization in the SoundNet-Flickr protocol (paper §4.3).
 //!
 //! With no arguments it uses the broad checkpoint this project trained itself
-//! (`assets/checkpoints/flickr_broad`, made by `flickr_localize train --preset broad --no-class-clips 0.1`),
+//! (`assets/checkpoints/flickr_broad`, made by `flickr_localize train --plan tools/plans/broad_pretrained_best_neck_timgm.json`),
 //! localizes the sounds of built-in demo scenes of the offline benchmark, in-family and
 //! out-of-family (picture families, a SoundFont and photos never used in training), writes
 //! heatmap overlays and a Markdown report, and prints cIoU@0.5 and AUC beside its own CAMs and

@@ -148,13 +148,6 @@ fn shipped_broad_checkpoint_reproduces_the_recorded_demo_table() {
     reproduces_the_recorded_demo_table("flickr_broad");
 }
 
-/// The same for the opt-in checkpoint `assets/checkpoints/flickr_broad_timgm` (results §9.14;
-/// `flickr_localize demo --checkpoint assets/checkpoints/flickr_broad_timgm`).
-#[test]
-fn opt_in_timgm_checkpoint_reproduces_the_recorded_demo_table() {
-    reproduces_the_recorded_demo_table("flickr_broad_timgm");
-}
-
 fn reproduces_the_recorded_demo_table(name: &str) {
     use av_experiments::flickr::{GeneralizationReport, evaluate_generalization};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints").join(name);
