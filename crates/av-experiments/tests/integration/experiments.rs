@@ -145,12 +145,8 @@ fn shipped_checkpoint_reproduces_the_recorded_demo_numbers() {
 /// within 1e-6.
 #[test]
 fn shipped_broad_checkpoint_reproduces_the_recorded_demo_table() {
-    reproduces_the_recorded_demo_table("flickr_broad");
-}
-
-fn reproduces_the_recorded_demo_table(name: &str) {
     use av_experiments::flickr::{GeneralizationReport, evaluate_generalization};
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/checkpoints/flickr_broad");
     let recorded: GeneralizationReport =
         serde_json::from_str(&std::fs::read_to_string(dir.join("demo_metrics.json")).unwrap()).unwrap();
     let device = Device::flex();
